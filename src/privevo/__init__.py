@@ -1,0 +1,3 @@
+"""privevo: differentially private synthetic images with Private Evolution."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from privevo.cli import main
+
+raise SystemExit(main())

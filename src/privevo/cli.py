@@ -1,0 +1,341 @@
+"""The one command-line entry point: ``privevo <step>`` (also ``python -m privevo <step>``).
+
+Every workflow rule and DVC stage calls one of these steps; the steps read params.yaml themselves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+logger = logging.getLogger("privevo")
+
+DP_RELEASE_NOTE = (
+    "The DP release is the final synthetic set and every noisy histogram. Evaluation outputs that read "
+    "private data (FD/FID against private images, accuracy on the private test split, per-iteration FD "
+    "curves) are NOT part of the DP release and carry no DP guarantee."
+)
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _params(args):
+    from privevo.config import load_params
+
+    return load_params(args.params)
+
+
+def _api(params: dict, model_dir: str):
+    from privevo.diffusion import DiffusionAPI
+
+    return DiffusionAPI.from_pretrained(
+        model_dir,
+        num_inference_steps=params["pe"]["num_inference_steps"],
+        batch_size=params["pe"]["batch_size"],
+        device=params["device"],
+        mixed_precision=params["model"]["mixed_precision"],
+    )
+
+
+def _embedder(params: dict):
+    from privevo.embedders import make_embedder
+
+    emb = params["embedding"]
+    device = params["device"]
+    if emb["name"] == "lite0":
+        return make_embedder("lite0", resolution=emb["resolution"], device=device)
+    if emb["name"] == "inception":
+        return make_embedder("inception", weights_path=emb["inception_path"], device=device)
+    return make_embedder("pixels")
+
+
+# ---------------------------------------------------------------------------------------------- steps
+
+
+def cmd_validate_params(args) -> int:
+    params = _params(args)
+    from privevo.config import privacy_tag, variation_degrees
+
+    print(json.dumps({"valid": True, "privacy_tag": privacy_tag(params), "variation_degrees": variation_degrees(params)}))
+    return 0
+
+
+def cmd_prepare_data(args) -> int:
+    from privevo.data import prepare_data
+
+    params = _params(args)
+    data = params["data"]
+    manifest = prepare_data(
+        out_dir=Path(args.out_dir or params["paths"]["data_dir"]),
+        fashion_mnist_dir=data["fashion_mnist_dir"],
+        public_sources=data["public_sources"],
+        seed=params["seed"],
+        augmented_count=data["augmented_count"],
+        shapes_count=data["shapes_count"],
+        max_private_samples=data["max_private_samples"],
+    )
+    logger.info("prepared data: %s", json.dumps({k: v for k, v in manifest.items() if k.startswith("num")}))
+    return 0
+
+
+def cmd_pretrain(args) -> int:
+    from privevo.artifacts import load_images
+    from privevo.diffusion import DiffusionAPI
+    from privevo.plots import save_curve, save_grid
+    from privevo.pretrain import pretrain
+    import pandas as pd
+
+    params = _params(args)
+    images, _ = load_images(args.public)
+    summary = pretrain(images, model_params=params["model"], out_dir=args.out, seed=params["seed"], device=params["device"])
+    loss = pd.read_csv(Path(args.out) / "loss.csv")
+    save_curve(Path(args.out) / "loss.png", loss["step"], {"loss": loss["loss"], "smoothed": loss["loss_smoothed"]},
+               xlabel="step", ylabel="noise-prediction MSE", title="DDPM pretraining on public data", logy=True)
+    api = _api(params, args.out)
+    from privevo import seeding
+
+    samples = api.random(64, seed=seeding.torch_seed(params["seed"], role="pretrain", iteration=1), desc="sample grid")
+    save_grid(Path(args.out) / "samples.png", samples, ncols=8, scale=3)
+    logger.info("pretraining done: %s", summary)
+    return 0
+
+
+def cmd_embed_private(args) -> int:
+    """Embeddings of the private training set: part of the DP histogram's query, computed once."""
+    from privevo.artifacts import load_images, save_npy
+
+    params = _params(args)
+    images, labels = load_images(args.private)
+    features = _embedder(params).embed(images, batch_size=params["embedding"]["batch_size"])
+    save_npy(args.out_labels, labels)
+    save_npy(args.out, features)
+    return 0
+
+
+def cmd_calibrate(args) -> int:
+    from privevo.accounting import calibrate
+    from privevo.artifacts import save_json
+
+    if args.params_file:
+        params = _params(argparse.Namespace(params=args.params_file))
+        privacy = params["privacy"]
+        record = calibrate(epsilon=privacy["epsilon"], noise_multiplier=privacy["noise_multiplier"],
+                           delta=privacy["delta"], num_iterations=params["pe"]["num_iterations"])
+    else:
+        if args.delta is None or args.num_iterations is None:
+            raise SystemExit("privevo calibrate: give --delta and --num-iterations (or --params params.yaml)")
+        record = calibrate(epsilon=args.epsilon, noise_multiplier=args.noise_multiplier, delta=args.delta,
+                           num_iterations=args.num_iterations)
+    if args.out:
+        save_json(args.out, record)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
+def cmd_pe_init(args) -> int:
+    from privevo.artifacts import save_images
+    from privevo.config import FASHION_MNIST_CLASSES
+    from privevo.pe import initial_population
+    from privevo.plots import save_class_grid
+
+    params = _params(args)
+    images, labels = initial_population(_api(params, args.model), classes=list(range(len(FASHION_MNIST_CLASSES))),
+                                        num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
+    save_images(args.out, images, labels)
+    save_class_grid(Path(args.out).with_suffix(".png"), images, labels)
+    return 0
+
+
+def cmd_pe_lookahead(args) -> int:
+    from privevo.artifacts import load_images, save_npy
+    from privevo.config import variation_degrees
+    from privevo.pe import lookahead_embeddings
+
+    params = _params(args)
+    images, labels = load_images(args.candidates)
+    degree = variation_degrees(params)[args.iteration]
+    features = lookahead_embeddings(
+        _api(params, args.model), _embedder(params), images, labels, degree=degree,
+        lookahead_degree=params["pe"]["lookahead_degree"], iteration=args.iteration, seed=params["seed"],
+        embed_batch_size=params["embedding"]["batch_size"],
+    )
+    save_npy(args.out, features)
+    return 0
+
+
+def cmd_pe_histogram(args) -> int:
+    """The only PE step that reads private data (through its embeddings)."""
+    from privevo.artifacts import load_images, load_json, load_npy, save_csv, save_images, save_npz
+    from privevo.pe import histogram_and_selection
+
+    params = _params(args)
+    pe = params["pe"]
+    calibration = load_json(args.calibration)
+    sigma = calibration["noise_multiplier"]
+    threshold = pe["histogram_threshold"] * (sigma if pe["histogram_threshold_unit"] == "sigma" else 1.0)
+    images, labels = load_images(args.candidates)
+    frame, selected = histogram_and_selection(
+        load_npy(args.private_embeddings), load_npy(args.private_labels), load_npy(args.lookahead), labels,
+        noise_multiplier=sigma, threshold=threshold, num_neighbours=pe["num_nearest_neighbours"],
+        selection=pe["selection"], num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
+        seed=params["seed"], backend=pe["nn_backend"],
+    )
+    out_dir = Path(args.out_dir)
+    save_npz(out_dir / "histogram.npz", **{col.replace("class", "labels"): frame[col].to_numpy() for col in frame.columns},
+             noise_multiplier=sigma, threshold=threshold)
+    save_csv(out_dir / "histogram.csv", frame)
+    save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
+    survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
+    logger.info("iteration %d: sigma=%.3f H=%.2f; candidates surviving the threshold per class: %s",
+                args.iteration, sigma, threshold, survived.round(2).to_dict())
+    return 0
+
+
+def cmd_pe_variation(args) -> int:
+    from privevo.artifacts import load_images, save_images
+    from privevo.config import variation_degrees
+    from privevo.pe import variation_population
+    from privevo.plots import save_class_grid
+
+    params = _params(args)
+    images, labels = load_images(args.selected)
+    varied = variation_population(_api(params, args.model), images, labels, degree=variation_degrees(params)[args.iteration],
+                                  iteration=args.iteration, seed=params["seed"])
+    save_images(args.out, varied, labels)
+    save_class_grid(Path(args.out).with_suffix(".png"), varied, labels)
+    return 0
+
+
+def cmd_pe_release(args) -> int:
+    from privevo.artifacts import load_images, load_json, save_images, save_json
+    from privevo.config import FASHION_MNIST_CLASSES, variation_degrees
+    from privevo.plots import save_class_grid
+
+    params = _params(args)
+    images, labels = load_images(args.final)
+    save_images(args.out_synthetic, images, labels)
+    save_class_grid(Path(args.out_synthetic).with_suffix(".png"), images, labels)
+    calibration = load_json(args.calibration)
+    pe = params["pe"]
+    sigma = calibration["noise_multiplier"]
+    report = {
+        "epsilon": calibration["epsilon"],
+        "delta": calibration["delta"],
+        "noise_multiplier": sigma,
+        "num_iterations": calibration["num_iterations"],
+        "accountant": calibration["accountant"],
+        "accountant_description": calibration["accountant_description"],
+        "cross_check": calibration.get("cross_check"),
+        "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
+        "sensitivity_l2": calibration["sensitivity_l2"],
+        "neighbouring": calibration["neighbouring"],
+        "votes": {
+            "num_nearest_neighbours": pe["num_nearest_neighbours"],
+            "vote_weight": f"1/sqrt({pe['num_nearest_neighbours']})",
+        },
+        "histogram_threshold": pe["histogram_threshold"] * (sigma if pe["histogram_threshold_unit"] == "sigma" else 1.0),
+        "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
+        "public": {
+            "class_set": list(FASHION_MNIST_CLASSES),
+            "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
+            "foundation_model": "pretrained on public data only" if params["model"]["source"] == "pretrain" else params["model"]["local_path"],
+            "variation_degrees": variation_degrees(params),
+        },
+        "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
+                       "iter_*/candidates.npz"],
+        "clean_counts_written": False,
+        "note": DP_RELEASE_NOTE,
+        "num_synthetic": int(len(images)),
+    }
+    save_json(args.out_privacy, report)
+    print(json.dumps({k: report[k] for k in ("epsilon", "delta", "noise_multiplier", "num_iterations", "accountant")}))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<step>")
+
+    def step(name, func, help_text, params=True):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if params:
+            p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+        p.set_defaults(func=func)
+        return p
+
+    step("validate-params", cmd_validate_params, "check params.yaml against the schema and print derived settings")
+    p = step("prepare-data", cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
+    p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
+    p = step("pretrain", cmd_pretrain, "pretrain the foundation DDPM on the public set only")
+    p.add_argument("--public", required=True)
+    p.add_argument("--out", required=True, help="diffusers model folder to write")
+    p = step("embed-private", cmd_embed_private, "embed the private training set (input of the DP histogram)")
+    p.add_argument("--private", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-labels", required=True)
+    p = step("calibrate", cmd_calibrate, "privacy calculator: solve for the noise multiplier or for epsilon", params=False)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--epsilon", type=float)
+    group.add_argument("--noise-multiplier", type=float)
+    group.add_argument("--params", dest="params_file", help="take privacy.* and pe.num_iterations from this params file")
+    p.add_argument("--delta", type=float)
+    p.add_argument("--num-iterations", type=int)
+    p.add_argument("--out", help="also write the JSON record here")
+    p = step("pe-init", cmd_pe_init, "S_0: RANDOM_API samples for every class")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p = step("pe-lookahead", cmd_pe_lookahead, "lookahead embeddings of a population")
+    p.add_argument("--model", required=True)
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
+    p.add_argument("--out", required=True)
+    p = step("pe-histogram", cmd_pe_histogram, "DP nearest-neighbour histogram and selection of one iteration")
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--private-embeddings", required=True)
+    p.add_argument("--private-labels", required=True)
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--lookahead", required=True)
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--out-dir", required=True)
+    p = step("pe-variation", cmd_pe_variation, "S_t = VARIATION_API(selected samples)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--selected", required=True)
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p = step("pe-release", cmd_pe_release, "write the final synthetic set and privacy.json")
+    p.add_argument("--final", required=True)
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--out-synthetic", required=True)
+    p.add_argument("--out-privacy", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from privevo.config import ParamsError
+
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    start = time.perf_counter()
+    try:
+        code = args.func(args)
+    except (ParamsError, FileNotFoundError) as exc:
+        logger.error("%s", exc)
+        return 2
+    from privevo.timing import model_totals
+
+    totals = model_totals()
+    wall = time.perf_counter() - start
+    logger.info("step %s finished in %.1f s (model forward passes: %s)", args.command, wall,
+                ", ".join(f"{k} {v:.1f} s" for k, v in totals.items()) or "none")
+    return code

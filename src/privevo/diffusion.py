@@ -1,0 +1,158 @@
+"""The foundation model behind PE's two calls: RANDOM_API (DDIM samples) and VARIATION_API (SDEdit-style).
+
+A variation of degree d noises an image forward to the timestep where the last round(d * S) of the S DDIM
+steps begin (``scheduler.add_noise``), then denoises from there with DDIM. Degree 0 returns the image,
+degree 1 is a fresh sample.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from privevo.artifacts import check_images
+from privevo.config import check_degree
+from privevo.timing import model_time
+
+logger = logging.getLogger("privevo.diffusion")
+
+
+class ModelFolderError(FileNotFoundError):
+    """A diffusers model folder is missing or incomplete."""
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was requested but torch sees no CUDA device; set device: auto or cpu")
+    return torch.device(device)
+
+
+def autocast(device: torch.device, mixed_precision: str):
+    if mixed_precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def images_to_tensor(images: np.ndarray, channels: int) -> torch.Tensor:
+    """uint8 NHWC -> float32 NCHW in [-1, 1], with grey repeated (or RGB averaged) to ``channels``."""
+    x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
+    if x.shape[1] == channels:
+        return x
+    if channels == 3 and x.shape[1] == 1:
+        return x.repeat(1, 3, 1, 1)
+    if channels == 1 and x.shape[1] == 3:
+        return x.mean(1, keepdim=True)
+    raise ValueError(f"cannot convert {x.shape[1]}-channel images to {channels} channels")
+
+
+def tensor_to_images(x: torch.Tensor, channels: int) -> np.ndarray:
+    """float NCHW in [-1, 1] -> uint8 NHWC with ``channels`` channels."""
+    x = x.float()
+    if x.shape[1] != channels:
+        x = x.mean(1, keepdim=True) if channels == 1 else x.repeat(1, channels // x.shape[1], 1, 1)
+    x = ((x.clamp(-1, 1) + 1.0) * 127.5).round().to(torch.uint8)
+    return x.permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+def load_unet_and_scheduler_config(model_dir: str | Path):
+    """Load a local diffusers model: a pipeline folder (unet/, scheduler/) or a bare UNet2DModel folder."""
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    model_dir = Path(model_dir)
+    unet_dir = model_dir / "unet" if (model_dir / "unet").is_dir() else model_dir
+    if not (unet_dir / "config.json").exists():
+        raise ModelFolderError(
+            f"no diffusers UNet2DModel under {model_dir} (looked for {unet_dir / 'config.json'}). "
+            "Point model.local_path at a local diffusers folder (for example a copy of google/ddpm-cifar10-32 "
+            "with unet/ and scheduler/), or set model.source: pretrain"
+        )
+    unet = UNet2DModel.from_pretrained(unet_dir, local_files_only=True)
+    scheduler_dir = model_dir / "scheduler"
+    if (scheduler_dir / "scheduler_config.json").exists():
+        scheduler_config = DDPMScheduler.load_config(scheduler_dir, local_files_only=True)
+    else:
+        logger.warning("no scheduler/ in %s; assuming a linear 1000-step DDPM schedule", model_dir)
+        scheduler_config = DDPMScheduler(num_train_timesteps=1000).config
+    return unet, scheduler_config
+
+
+class DiffusionAPI:
+    """RANDOM_API and VARIATION_API over a diffusers UNet2DModel with a DDIM sampler."""
+
+    def __init__(
+        self,
+        unet,
+        scheduler_config,
+        *,
+        num_inference_steps: int,
+        output_channels: int = 1,
+        batch_size: int = 128,
+        device: str = "auto",
+        mixed_precision: str = "no",
+    ):
+        from diffusers import DDIMScheduler
+
+        self.device = resolve_device(device)
+        self.unet = unet.to(self.device).eval()
+        self.scheduler = DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing")
+        self.scheduler.set_timesteps(num_inference_steps)
+        self.num_inference_steps = num_inference_steps
+        self.output_channels = output_channels
+        self.batch_size = batch_size
+        self.mixed_precision = mixed_precision
+        size = unet.config.sample_size
+        self.sample_shape = (unet.config.in_channels, *((size, size) if isinstance(size, int) else size))
+
+    @classmethod
+    def from_pretrained(cls, model_dir: str | Path, **kwargs) -> "DiffusionAPI":
+        unet, scheduler_config = load_unet_and_scheduler_config(model_dir)
+        return cls(unet, scheduler_config, **kwargs)
+
+    def noise(self, num_images: int, seed: int) -> torch.Tensor:
+        """The Gaussian noise of one seeded stream; drawn on the CPU so results do not depend on the device."""
+        generator = torch.Generator("cpu").manual_seed(int(seed))
+        return torch.randn((num_images, *self.sample_shape), generator=generator)
+
+    def random(self, num_images: int, *, seed: int, desc: str = "random samples") -> np.ndarray:
+        """RANDOM_API: ``num_images`` fresh DDIM samples, uint8 NHWC."""
+        noise = self.noise(num_images, seed)
+        return self._denoise_batches(noise, start_index=0, desc=desc)
+
+    def variation(self, images: np.ndarray, *, degree: float, seed: int, desc: str = "variations") -> np.ndarray:
+        """VARIATION_API: one variation of each image at ``degree`` (fraction of the schedule re-run)."""
+        check_images(images, name="variation input")
+        steps = check_degree(degree, self.num_inference_steps, where="variation degree")
+        if steps == 0:
+            return images.copy()
+        noise = self.noise(len(images), seed)
+        if steps >= self.num_inference_steps:
+            return self._denoise_batches(noise, start_index=0, desc=desc)
+        start_index = self.num_inference_steps - steps
+        t_start = self.scheduler.timesteps[start_index]
+        clean = images_to_tensor(images, self.sample_shape[0])
+        if clean.shape[1:] != noise.shape[1:]:
+            raise ValueError(f"images of shape {tuple(clean.shape[1:])} do not match the model's {self.sample_shape}")
+        noised = self.scheduler.add_noise(clean, noise, torch.full((len(images),), int(t_start)))
+        return self._denoise_batches(noised, start_index=start_index, desc=desc)
+
+    @torch.inference_mode()
+    def _denoise_batches(self, x: torch.Tensor, *, start_index: int, desc: str) -> np.ndarray:
+        timesteps = self.scheduler.timesteps[start_index:]
+        out = []
+        with tqdm(total=len(x) * len(timesteps), desc=desc, unit="img-step", leave=False) as bar:
+            for begin in range(0, len(x), self.batch_size):
+                sample = x[begin : begin + self.batch_size].to(self.device)
+                for t in timesteps:
+                    with model_time("unet"), autocast(self.device, self.mixed_precision):
+                        eps = self.unet(sample, t).sample
+                    sample = self.scheduler.step(eps.float(), t, sample).prev_sample
+                    bar.update(len(sample))
+                out.append(tensor_to_images(sample, self.output_channels))
+        return np.concatenate(out) if out else np.zeros((0, *self.sample_shape[1:], self.output_channels), np.uint8)

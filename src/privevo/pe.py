@@ -1,0 +1,117 @@
+"""PE's steps over whole populations: initial samples, lookahead embeddings, DP histogram + selection,
+variation. Each takes arrays and models and returns arrays; the CLI reads and writes the artifacts.
+
+Populations are class-major: a (N_total, H, W, C) uint8 array with int64 labels, equal N_syn per class.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from privevo import seeding
+from privevo.histogram import dp_nn_histogram, select
+
+logger = logging.getLogger("privevo.pe")
+
+
+def class_slices(labels: np.ndarray) -> dict[int, np.ndarray]:
+    """Indices of each class in ``labels``, in class order."""
+    return {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
+
+
+def initial_population(api, *, classes: list[int], num_samples_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """S_0: RANDOM_API(N_syn) for every class, seeded per (class, iteration 0, role random)."""
+    images, labels = [], []
+    for c in classes:
+        stream = seeding.torch_seed(seed, role="random", class_index=c, iteration=0)
+        images.append(api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}"))
+        labels.append(np.full(num_samples_per_class, c, dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def lookahead_embeddings(
+    api, embedder, images: np.ndarray, labels: np.ndarray, *, degree: float, lookahead_degree: int, iteration: int,
+    seed: int, embed_batch_size: int = 128,
+) -> np.ndarray:
+    """Embedding of every candidate: the mean embedding of k variations of it (k = 0: of itself).
+
+    The lookahead variations are thrown away; only their mean embedding is returned.
+    """
+    if lookahead_degree == 0:
+        return embedder.embed(images, batch_size=embed_batch_size)
+    k = lookahead_degree
+    variations = np.empty((len(images) * k, *images.shape[1:]), dtype=np.uint8)
+    for c, index in class_slices(labels).items():
+        stream = seeding.torch_seed(seed, role="lookahead", class_index=c, iteration=iteration)
+        # Candidate-major: rows i*k .. i*k+k-1 are the k variations of candidate i.
+        varied = api.variation(np.repeat(images[index], k, axis=0), degree=degree, seed=stream,
+                               desc=f"lookahead t={iteration} class {c}")
+        variations[(index[:, None] * k + np.arange(k)).ravel()] = varied
+    features = embedder.embed(variations, batch_size=embed_batch_size)
+    return features.reshape(len(images), k, -1).mean(axis=1).astype(np.float32)
+
+
+def histogram_and_selection(
+    private_embeddings: np.ndarray,
+    private_labels: np.ndarray,
+    candidate_embeddings: np.ndarray,
+    candidate_labels: np.ndarray,
+    *,
+    noise_multiplier: float,
+    threshold: float,
+    num_neighbours: int,
+    selection: str,
+    num_samples_per_class: int,
+    iteration: int,
+    seed: int,
+    backend: str = "auto",
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The per-class DP NN histograms of one iteration and the indices of the selected candidates.
+
+    Class c's private samples vote only for class c's candidates; the classes partition the private set,
+    so together the histograms still have L2 sensitivity 1. Returns a frame with one row per candidate
+    (noisy counts only) and the selected candidate indices (class-major).
+    """
+    if len(private_embeddings) != len(private_labels):
+        raise ValueError("private embeddings and labels differ in length")
+    rows, selected = [], []
+    for c, cand_index in class_slices(candidate_labels).items():
+        private_c = private_embeddings[private_labels == c]
+        if len(private_c) == 0:
+            logger.warning("class %d has no private samples; its histogram is pure noise", c)
+        histogram = dp_nn_histogram(
+            private_c,
+            candidate_embeddings[cand_index],
+            noise_multiplier=noise_multiplier,
+            threshold=threshold,
+            noise_rng=seeding.rng(seed, role="noise", class_index=c, iteration=iteration),
+            num_neighbours=num_neighbours,
+            backend=backend,
+        )
+        try:
+            probabilities = histogram.probabilities
+        except Exception as exc:
+            raise type(exc)(f"iteration {iteration}, class {c}: {exc}") from exc
+        chosen = select(probabilities, num_samples_per_class, method=selection,
+                        rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
+        selected.append(cand_index[chosen])
+        rows.append(pd.DataFrame({
+            "candidate_id": cand_index,
+            "class": c,
+            "noisy_count": histogram.noisy_counts,
+            "thresholded_count": histogram.thresholded_counts,
+            "selected_count": np.bincount(chosen, minlength=len(cand_index)),
+        }))
+    return pd.concat(rows, ignore_index=True), np.concatenate(selected)
+
+
+def variation_population(api, images: np.ndarray, labels: np.ndarray, *, degree: float, iteration: int, seed: int) -> np.ndarray:
+    """S_t = VARIATION_API(S'_t, degree_t), seeded per (class, iteration, role variation)."""
+    out = np.empty_like(images)
+    for c, index in class_slices(labels).items():
+        stream = seeding.torch_seed(seed, role="variation", class_index=c, iteration=iteration)
+        out[index] = api.variation(images[index], degree=degree, seed=stream, desc=f"variation t={iteration} class {c}")
+    return out
