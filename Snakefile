@@ -6,7 +6,7 @@ from privevo.workflow import Layout
 PARAMS_FILE = config.get("params_file", "params.yaml")
 config.update(load_params(PARAMS_FILE))
 L = Layout(config)
-PRIVEVO = f"privevo --params {PARAMS_FILE}"
+PARAMS = f"--params {PARAMS_FILE}"
 
 
 wildcard_constraints:

@@ -24,6 +24,8 @@ DP_RELEASE_NOTE = (
 def _configure_logging(level: str) -> None:
     logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # faiss announces every SIMD variant it tries at INFO.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def _params(args):

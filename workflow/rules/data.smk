@@ -9,4 +9,4 @@ rule prepare_data:
     log:
         L.log("prepare_data"),
     shell:
-        "{PRIVEVO} prepare-data > {log} 2>&1"
+        "privevo prepare-data {PARAMS} > {log} 2>&1"

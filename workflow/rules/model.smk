@@ -16,4 +16,4 @@ if config["model"]["source"] == "pretrain":
         log:
             L.log("pretrain"),
         shell:
-            "{PRIVEVO} pretrain --public {input.public} --out {params.out} > {log} 2>&1"
+            "privevo pretrain {PARAMS} --public {input.public} --out {params.out} > {log} 2>&1"

@@ -17,7 +17,7 @@ rule histogram_private_embeddings:
     log:
         L.log("histogram_private_embeddings"),
     shell:
-        "{PRIVEVO} embed-private --private {input.private_train} --out {output.embeddings} "
+        "privevo embed-private {PARAMS} --private {input.private_train} --out {output.embeddings} "
         "--out-labels {output.labels} > {log} 2>&1"
 
 
@@ -36,7 +36,7 @@ rule pe_initial_samples:
     log:
         L.log("pe_initial_samples"),
     shell:
-        "{PRIVEVO} pe-init --model {params.model} --out {output.candidates} > {log} 2>&1"
+        "privevo pe-init {PARAMS} --model {params.model} --out {output.candidates} > {log} 2>&1"
 
 
 rule pe_initial_lookahead:
@@ -53,7 +53,7 @@ rule pe_initial_lookahead:
     log:
         L.log("pe_initial_lookahead"),
     shell:
-        "{PRIVEVO} pe-lookahead --model {params.model} --candidates {input.candidates} --iteration 0 "
+        "privevo pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration 0 "
         "--out {output.lookahead} > {log} 2>&1"
 
 
@@ -87,7 +87,7 @@ rule histogram:
     log:
         L.run_log("histogram_{iteration}"),
     shell:
-        "{PRIVEVO} pe-histogram --iteration {wildcards.iteration} --private-embeddings {input.private_embeddings} "
+        "privevo pe-histogram {PARAMS} --iteration {wildcards.iteration} --private-embeddings {input.private_embeddings} "
         "--private-labels {input.private_labels} --candidates {input.candidates} --lookahead {input.lookahead} "
         "--calibration {input.calibration} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -108,7 +108,7 @@ rule pe_variation:
     log:
         L.run_log("pe_variation_{iteration}"),
     shell:
-        "{PRIVEVO} pe-variation --model {params.model} --selected {input.selected} --iteration {wildcards.iteration} "
+        "privevo pe-variation {PARAMS} --model {params.model} --selected {input.selected} --iteration {wildcards.iteration} "
         "--out {output.candidates} > {log} 2>&1"
 
 
@@ -126,7 +126,7 @@ rule pe_lookahead:
     log:
         L.run_log("pe_lookahead_{iteration}"),
     shell:
-        "{PRIVEVO} pe-lookahead --model {params.model} --candidates {input.candidates} --iteration {wildcards.iteration} "
+        "privevo pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration {wildcards.iteration} "
         "--out {output.lookahead} > {log} 2>&1"
 
 
@@ -143,7 +143,7 @@ rule pe_release:
     log:
         L.run_log("pe_release"),
     shell:
-        "{PRIVEVO} pe-release --final {input.final} --calibration {input.calibration} "
+        "privevo pe-release {PARAMS} --final {input.final} --calibration {input.calibration} "
         "--out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"
 
 
