@@ -1,10 +1,13 @@
 # privevo: Private Evolution as a Snakemake workflow. All logic lives in `privevo <step>`;
 # this file only wires artifacts together. Settings come from params.yaml (schema-validated).
-from privevo.config import load_params
+from privevo.config import ParamsError, load_params
 from privevo.workflow import Layout
 
 PARAMS_FILE = config.get("params_file", "params.yaml")
-config.update(load_params(PARAMS_FILE))
+try:
+    config.update(load_params(PARAMS_FILE))
+except ParamsError as error:
+    raise SystemExit(f"privevo: invalid {PARAMS_FILE}: {error}")
 L = Layout(config)
 PARAMS = f"--params {PARAMS_FILE}"
 

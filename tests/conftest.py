@@ -1,0 +1,53 @@
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+def snakemake(*args, params_file, check=True):
+    """Run Snakemake from the repository root on ``params_file``; return the completed process."""
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([str(BIN / "snakemake"), "--cores", "2", "--config", f"params_file={params_file}", *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+
+
+def write_params(path: Path, params: dict) -> Path:
+    path.write_text(yaml.safe_dump(params, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def smoke_params():
+    return yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, smoke_params):
+    """The smoke workflow, run once per test session into a temporary folder."""
+    base = tmp_path_factory.mktemp("smoke")
+    params = {**smoke_params, "paths": {"data_dir": str(base / "data"), "results_dir": str(base / "results")}}
+    params_file = write_params(base / "params.yaml", params)
+    proc = snakemake(params_file=params_file, check=False)
+    if proc.returncode != 0:
+        logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted(base.rglob("*.log")))
+        pytest.fail(f"smoke workflow failed:\n{proc.stderr[-5000:]}\n{logs}")
+    yield {"base": base, "params": params, "params_file": params_file}
+    shutil.rmtree(base, ignore_errors=True)

@@ -1,0 +1,85 @@
+import copy
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from privevo.config import ParamsError, load_params, privacy_tag, validate_params, variation_degrees
+
+from conftest import ROOT
+
+
+@pytest.fixture
+def params():
+    return load_params(ROOT / "params.yaml")
+
+
+def test_shipped_params_validate():
+    for name in ("params.yaml", "config/smoke.yaml"):
+        assert load_params(ROOT / name)["privacy"]["delta"] == pytest.approx(1e-5)
+
+
+def test_default_run_is_offline_fmnist_at_epsilon_1(params):
+    assert params["privacy"]["epsilon"] == 1.0 and params["privacy"]["noise_multiplier"] is None
+    assert params["model"]["source"] == "pretrain" and params["embedding"]["name"] == "lite0"
+
+
+def mutate(params, dotted, value):
+    params = copy.deepcopy(params)
+    *parents, last = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return params
+
+
+@pytest.mark.parametrize("dotted,value", [
+    ("pe.num_iterations", 0),
+    ("pe.lookahead_degree", -1),
+    ("pe.selection", "best"),
+    ("privacy.delta", 2.0),
+    ("model.block_out_channels", "wide"),
+    ("embedding.name", "clip"),
+])
+def test_bad_value_names_the_key(params, dotted, value):
+    with pytest.raises(ParamsError, match=dotted.replace(".", r"\.")):
+        validate_params(mutate(params, dotted, value))
+
+
+def test_unknown_key_is_named(params):
+    bad = mutate(params, "pe.lookahead", 3)
+    with pytest.raises(ParamsError, match=r"unknown key.*pe\.lookahead"):
+        validate_params(bad)
+
+
+def test_exactly_one_privacy_target(params):
+    with pytest.raises(ParamsError, match="exactly one"):
+        validate_params(mutate(params, "privacy.noise_multiplier", 3.0))
+    fixed = mutate(mutate(params, "privacy.noise_multiplier", 3.0), "privacy.epsilon", None)
+    assert privacy_tag(validate_params(fixed)) == "sigma_3.0"
+
+
+def test_degree_schedule_length_and_resolution(params):
+    assert len(variation_degrees(params)) == params["pe"]["num_iterations"] + 1
+    with pytest.raises(ParamsError, match=r"pe\.variation_degrees.*num_iterations \+ 1"):
+        validate_params(mutate(params, "pe.variation_degrees", [0.5, 0.4]))
+    with pytest.raises(ParamsError, match=r"variation_degrees\[1\].*0 of 25 DDIM steps"):
+        validate_params(mutate(params, "pe.variation_degrees", [0.5] + [0.01] * params["pe"]["num_iterations"]))
+
+
+def test_scientific_notation_without_dot_is_a_float(tmp_path, params):
+    text = (ROOT / "params.yaml").read_text().replace("delta: 1.0e-5", "delta: 1e-5")
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert load_params(path)["privacy"]["delta"] == 1e-5
+
+
+def test_cli_rejects_bad_params_before_work(tmp_path, params):
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(mutate(params, "pe.histogram_threshold", -1)))
+    proc = subprocess.run([sys.executable, "-m", "privevo", "validate-params", "--params", str(path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "pe.histogram_threshold" in proc.stderr

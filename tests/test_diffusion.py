@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from privevo.config import ParamsError
+from privevo.diffusion import DiffusionAPI, ModelFolderError
+from privevo.pretrain import build_unet
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory):
+    from diffusers import DDPMScheduler
+
+    folder = tmp_path_factory.mktemp("model")
+    build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \
+        .save_pretrained(folder / "unet")
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").save_pretrained(folder / "scheduler")
+    return DiffusionAPI.from_pretrained(folder, num_inference_steps=10, batch_size=4, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def images():
+    rng = np.random.default_rng(0)
+    images = np.zeros((6, 28, 28, 1), np.uint8)
+    images[:, 6:22, 8:20] = rng.integers(120, 255, size=(6, 16, 12, 1))
+    return images
+
+
+def test_random_shapes_dtype_and_seeding(api):
+    a = api.random(5, seed=1)
+    assert a.shape == (5, 28, 28, 1) and a.dtype == np.uint8
+    np.testing.assert_array_equal(a, api.random(5, seed=1))
+    assert not np.array_equal(a, api.random(5, seed=2))
+
+
+def test_degree_zero_returns_the_image(api, images):
+    np.testing.assert_array_equal(api.variation(images, degree=0.0, seed=3), images)
+
+
+def test_small_degree_stays_close_large_degree_moves_away(api, images):
+    def distance(x):
+        return np.abs(x.astype(float) - images.astype(float)).mean()
+
+    small = distance(api.variation(images, degree=0.1, seed=3))
+    large = distance(api.variation(images, degree=0.9, seed=3))
+    assert small < 20 < large
+
+
+def test_maximum_degree_is_a_fresh_sample(api, images):
+    np.testing.assert_array_equal(api.variation(images, degree=1.0, seed=7), api.random(len(images), seed=7))
+
+
+def test_variation_shapes_and_batch_independence(api, images):
+    out = api.variation(images, degree=0.5, seed=11)
+    assert out.shape == images.shape and out.dtype == np.uint8
+    api.batch_size, old = 6, api.batch_size
+    try:
+        again = api.variation(images, degree=0.5, seed=11)
+    finally:
+        api.batch_size = old
+    assert np.abs(out.astype(int) - again.astype(int)).max() <= 1
+
+
+@pytest.mark.parametrize("degree", [1.5, -0.1, 0.04])
+def test_bad_degree_is_rejected(api, images, degree):
+    with pytest.raises(ParamsError, match="degree"):
+        api.variation(images, degree=degree, seed=0)
+
+
+def test_missing_model_folder_names_what_to_place(tmp_path):
+    with pytest.raises(ModelFolderError, match="config.json.*model.local_path"):
+        DiffusionAPI.from_pretrained(tmp_path / "nope", num_inference_steps=5)
