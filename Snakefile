@@ -1,5 +1,6 @@
 # privevo: Private Evolution as a Snakemake workflow. All logic lives in `privevo <step>`;
-# this file only wires artifacts together. Settings come from params.yaml (schema-validated).
+# this file only wires artifacts together. Rules that run torch or faiss take every core (threads),
+# so they run one at a time instead of oversubscribing the CPU. Settings come from params.yaml (schema-validated).
 from privevo.config import ParamsError, load_params
 from privevo.workflow import Layout
 

@@ -24,6 +24,16 @@ from privevo.embedders import (
 from privevo.timing import model_totals
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_torch_thread():
+    """Tiny batches gain nothing from a second thread, and on a busy 2-core machine a second
+    OpenMP thread makes them many times slower. The library itself keeps torch's default."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def _images(n: int, c: int, size: int = 28, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (n, size, size, c), dtype=np.uint8)
 
@@ -265,7 +275,7 @@ def fake_inception_dir(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("inception")
     with warnings.catch_warnings():  # TorchScript is deprecated in torch >= 2.9, but it is the file format
         warnings.simplefilter("ignore", DeprecationWarning)
-            torch.jit.save(torch.jit.script(_FakeInception()), str(d / INCEPTION_FILENAME))
+        torch.jit.save(torch.jit.script(_FakeInception()), str(d / INCEPTION_FILENAME))
     return d
 
 

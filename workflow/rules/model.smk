@@ -11,6 +11,7 @@ if config["model"]["source"] == "pretrain":
         params:
             settings=settings("pretrain"),
             out=L.model_dir,
+        threads: workflow.cores
         resources:
             gpu=1,
         log:
