@@ -95,3 +95,46 @@ def test_bad_params_stop_snakemake_before_any_job(smoke_run, tmp_path):
     proc = snakemake("-n", params_file=write_params(tmp_path / "params.yaml", params), check=False)
     assert proc.returncode != 0 and "pe.num_iterations" in proc.stdout + proc.stderr
     assert "Job stats" not in proc.stdout
+
+
+def test_evaluation_outputs(smoke_run):
+    layout = Layout(smoke_run["params"])
+    num_iterations = smoke_run["params"]["pe"]["num_iterations"]
+    curve = pd.read_csv(layout.fd_curve)
+    assert list(curve.columns) == ["iteration", "class", "metric", "value"]
+    assert sorted(curve["iteration"].unique()) == list(range(num_iterations + 1))
+    assert set(curve["metric"]) == {"FD-Lite0"} and (curve["value"] >= 0).all()
+    metrics = load_json(Path(layout.latest) / "metrics.json")
+    for key in ("epsilon", "delta", "noise_multiplier", "fd_final", "accuracy_mean", "accuracy_std",
+                "real_data_accuracy_mean"):
+        assert isinstance(metrics[key], float), key
+    assert metrics["accuracy_seeds"] == len(smoke_run["params"]["evaluation"]["classifier_seeds"]) >= 3
+    downstream = load_json(layout.downstream)
+    assert downstream["trained_on"] == "synthetic set only" and len(downstream["accuracies"]) >= 3
+    summary = pd.read_csv(layout.summary_csv)
+    assert len(summary) == 1 and summary["epsilon"].item() == 1.0
+    histograms = pd.read_csv(Path(layout.latest) / "histograms.csv")
+    assert set(histograms["iteration"]) == set(range(1, num_iterations + 1))
+
+
+def test_inspect_prints_per_class_summary(smoke_run, tmp_path):
+    import subprocess
+    import sys
+
+    folder = Layout(smoke_run["params"]).iteration_dir(1)
+    proc = subprocess.run([sys.executable, "-m", "privevo", "inspect", folder, "--grid", str(tmp_path / "g.png")],
+                          capture_output=True, text=True, check=True)
+    for column in ("candidates", "noisy_total", "zeroed_fraction", "effective_sample_size", "top_candidates"):
+        assert column in proc.stdout
+    assert len([line for line in proc.stdout.splitlines() if re.match(r"\s*\d+\s+\d+\s", line)]) == 10
+    assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_html_report_builds_with_figures(smoke_run, tmp_path):
+    report = tmp_path / "report.html"
+    snakemake("--report", str(report), params_file=smoke_run["params_file"])
+    html = report.read_text(errors="replace")
+    for figure in ("fd_curve.png", "histogram.png", "top_bottom.png", "synthetic.png", "privacy.json", "loss.png"):
+        assert figure in html, figure
+    for category in ("samples", "histograms", "quality", "privacy"):
+        assert category in html, category

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from pathlib import Path
 
 logger = logging.getLogger("privevo")
 TIMING_PREFIX = "TIMING "
@@ -90,7 +91,6 @@ def cmd_prepare_data(args) -> int:
 
 def cmd_pretrain(args) -> int:
     from privevo.artifacts import load_images
-    from privevo.diffusion import DiffusionAPI
     from privevo.plots import save_curve, save_grid
     from privevo.pretrain import pretrain
     import pandas as pd
@@ -262,6 +262,204 @@ def cmd_pe_release(args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------- evaluation
+# These steps read private data (embeddings or the test split) and are NOT part of the DP release.
+
+
+def _fd_metric_name(params: dict) -> str:
+    return {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[params["embedding"]["name"]]
+
+
+def cmd_eval_reference_stats(args) -> int:
+    from privevo.artifacts import load_npy
+    from privevo.evaluation import reference_stats, save_stats
+
+    save_stats(args.out, reference_stats(load_npy(args.embeddings), load_npy(args.labels)))
+    return 0
+
+
+def cmd_eval_fd_curve(args) -> int:
+    from privevo.artifacts import load_images, save_csv
+    from privevo.evaluation import ALL_CLASSES, fd_curve_frame, load_stats, population_distances
+    from privevo.plots import save_curve
+
+    params = _params(args)
+    reference = load_stats(args.reference)
+    embedder = _embedder(params)
+    distances = {}
+    for iteration, path in enumerate(args.populations):
+        images, labels = load_images(path)
+        features = embedder.embed(images, batch_size=params["embedding"]["batch_size"], progress=False)
+        distances[iteration] = population_distances(features, labels, reference,
+                                                    per_class=params["evaluation"]["fd_per_class"])
+        logger.info("S_%d: %s = %.1f", iteration, _fd_metric_name(params), distances[iteration][ALL_CLASSES])
+    frame = fd_curve_frame(distances, _fd_metric_name(params))
+    save_csv(args.out_csv, frame)
+    overall = frame[frame["class"] == ALL_CLASSES]
+    curves = {"all classes": overall["value"].to_numpy()}
+    save_curve(args.out_png, overall["iteration"].to_numpy(), curves, xlabel="PE iteration t (population S_t)",
+               ylabel=_fd_metric_name(params),
+               title=f"{_fd_metric_name(params)} of S_t to the private training set (evaluation, not DP)")
+    return 0
+
+
+def cmd_eval_downstream(args) -> int:
+    import pandas as pd
+
+    from privevo.artifacts import load_images, save_csv, save_json
+    from privevo.classifier import run_downstream
+    from privevo.data import stratified_head
+
+    params = _params(args)
+    ev = params["evaluation"]
+    train_images, train_labels = load_images(args.train)
+    if args.real and ev["real_max_samples"] is not None:
+        train_images, train_labels = stratified_head(train_images, train_labels, ev["real_max_samples"])
+    test_images, test_labels = load_images(args.test)
+    if ev["max_test_samples"] is not None:
+        test_images, test_labels = stratified_head(test_images, test_labels, ev["max_test_samples"])
+    result = run_downstream(train_images, train_labels, test_images, test_labels, seeds=ev["classifier_seeds"],
+                            epochs=ev["real_epochs"] if args.real else ev["classifier_epochs"])
+    curves = pd.DataFrame([{"seed": seed, **row} for seed, history in result.pop("histories").items() for row in history])
+    save_csv(args.out_curves, curves)
+    from privevo.plots import save_curve
+
+    series = {f"seed {seed} {col}": group[col].to_numpy() for seed, group in curves.groupby("seed")
+              for col in ("train_acc", "val_acc")}
+    save_curve(args.out_png, curves.groupby("seed").get_group(result["seeds"][0])["epoch"].to_numpy(), series,
+               xlabel="epoch", ylabel="accuracy",
+               title=("CNN on real private data (no privacy)" if args.real else "CNN on synthetic data")
+               + ": train / validation accuracy")
+    result["selected_epochs"] = {str(k): v for k, v in result["selected_epochs"].items()}
+    result["trained_on"] = "real private training set, no privacy (reference ceiling)" if args.real else "synthetic set only"
+    result["model_selection"] = "best epoch by accuracy on a validation split carved from the training set"
+    result["note"] = "accuracy on the real Fashion-MNIST test split: evaluation, not part of the DP release"
+    save_json(args.out, result)
+    logger.info("downstream accuracy %.4f +- %.4f over seeds %s", result["accuracy_mean"], result["accuracy_std"],
+                result["seeds"])
+    return 0
+
+
+def _previous_candidates(iteration_dir: Path) -> Path:
+    """The population voted on in iteration t is S_{t-1}: the previous run folder, or the base folder for t=1."""
+    t = int(iteration_dir.name.split("_")[1])
+    if t == 1:
+        return iteration_dir.parent.parent.parent / "base" / "iter_000" / "candidates.npz"
+    return iteration_dir.parent / f"iter_{t - 1:03d}" / "candidates.npz"
+
+
+def cmd_inspect(args) -> int:
+    import numpy as np
+    import pandas as pd
+
+    from privevo.artifacts import load_images, load_npz
+    from privevo.evaluation import histogram_summary
+    from privevo.plots import save_annotated_grid, save_sorted_counts
+
+    folder = Path(args.iteration_dir)
+    if not (folder / "histogram.npz").exists():
+        raise FileNotFoundError(f"no histogram.npz in {folder}; give an iteration folder such as "
+                                "results/pe/runs/eps_1.0/iter_001")
+    histogram = load_npz(folder / "histogram.npz")
+    summary = histogram_summary(histogram, top=args.top)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
+              f"threshold H={float(histogram['threshold']):.2f} (noisy counts only)")
+        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    if args.plot:
+        counts = {int(c): histogram["noisy_count"][histogram["labels"] == c] for c in np.unique(histogram["labels"])}
+        save_sorted_counts(args.plot, counts, threshold=float(histogram["threshold"]),
+                           title=f"{folder.name}: sorted noisy counts per class (red: threshold H)")
+    if args.grid:
+        images, _ = load_images(_previous_candidates(folder))
+        picks, captions = [], []
+        for c in np.unique(histogram["labels"]):
+            index = np.flatnonzero(histogram["labels"] == c)
+            order = index[np.argsort(-histogram["noisy_count"][index], kind="stable")]
+            for j in np.concatenate([order[: args.top], order[-args.top:]]):
+                picks.append(histogram["candidate_id"][j])
+                captions.append(f"c{c} {histogram['noisy_count'][j]:.0f}")
+        save_annotated_grid(args.grid, images[np.array(picks)], captions, ncols=2 * args.top,
+                            title=f"{folder.name}: top-{args.top} (left) and bottom-{args.top} (right) voted per class")
+    return 0
+
+
+def cmd_eval_metrics(args) -> int:
+    import pandas as pd
+
+    from privevo.artifacts import load_json, save_json
+
+    privacy, downstream, real = load_json(args.privacy), load_json(args.downstream), load_json(args.real)
+    curve = pd.read_csv(args.fd_curve)
+    overall = curve[curve["class"] == "all"].sort_values("iteration")
+    metric = overall["metric"].iloc[0]
+    metrics = {
+        "epsilon": privacy["epsilon"],
+        "delta": privacy["delta"],
+        "noise_multiplier": privacy["noise_multiplier"],
+        "num_iterations": privacy["num_iterations"],
+        "accountant": privacy["accountant"],
+        "fd_metric": metric,
+        "fd_initial": float(overall["value"].iloc[0]),
+        "fd_final": float(overall["value"].iloc[-1]),
+        "accuracy_mean": downstream["accuracy_mean"],
+        "accuracy_std": downstream["accuracy_std"],
+        "accuracy_seeds": len(downstream["seeds"]),
+        "real_data_accuracy_mean": real["accuracy_mean"],
+        "real_data_accuracy_std": real["accuracy_std"],
+        "num_synthetic": privacy["num_synthetic"],
+        "run": Path(args.privacy).parent.name,
+        "note": "fd_* and accuracy_* read private data: evaluation, not part of the DP release",
+    }
+    save_json(args.out, metrics)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def cmd_publish(args) -> int:
+    """Copy a run's reports to fixed paths (for dvc metrics/plots); histograms become one long CSV."""
+    import shutil
+
+    import pandas as pd
+
+    from privevo.artifacts import atomic_path, save_csv
+
+    run, out = Path(args.run_dir), Path(args.out_dir)
+    for source, name in [(run / "metrics.json", "metrics.json"), (run / "privacy.json", "privacy.json"),
+                         (run / "eval" / "downstream_curves.csv", "downstream_curves.csv")]:
+        with atomic_path(out / name) as tmp:
+            shutil.copyfile(source, tmp)
+    curve = pd.read_csv(run / "eval" / "fd_curve.csv")
+    save_csv(out / "fd_curve.csv", curve[curve["class"] == "all"])
+    frames = []
+    for table in sorted(run.glob("iter_*/histogram.csv")):
+        frame = pd.read_csv(table).sort_values(["class", "noisy_count"], ascending=[True, False])
+        frame["rank"] = frame.groupby("class").cumcount() + 1
+        frame["iteration"] = int(table.parent.name.split("_")[1])
+        frames.append(frame[["iteration", "class", "rank", "noisy_count", "selected_count"]])
+    save_csv(out / "histograms.csv", pd.concat(frames, ignore_index=True))
+    return 0
+
+
+def cmd_summary(args) -> int:
+    import pandas as pd
+
+    from privevo.artifacts import load_json, save_csv, save_text
+
+    rows = [load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))]
+    columns = ["run", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "fd_metric", "fd_initial",
+               "fd_final", "accuracy_mean", "accuracy_std", "accuracy_seeds", "real_data_accuracy_mean", "num_synthetic"]
+    frame = pd.DataFrame(rows, columns=columns)
+    save_csv(args.out_csv, frame)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for row in frame.itertuples(index=False):
+        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |")
+    save_text(args.out_md, "# privevo runs\n\nFD and accuracy read private data (evaluation, not DP).\n\n"
+              + "\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- parser
 
 
@@ -321,6 +519,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", required=True)
     p.add_argument("--out-synthetic", required=True)
     p.add_argument("--out-privacy", required=True)
+    p = step("eval-reference-stats", cmd_eval_reference_stats, "feature statistics of the private set (evaluation)",
+             params=False)
+    p.add_argument("--embeddings", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--out", required=True)
+    p = step("eval-fd-curve", cmd_eval_fd_curve, "Frechet distance of every population S_0..S_T (evaluation)")
+    p.add_argument("--reference", required=True)
+    p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-png", required=True)
+    p = step("eval-downstream", cmd_eval_downstream, "train the small CNN on a set, test on the real test split")
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--real", action="store_true", help="the training set is the real private set (reference ceiling)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-curves", required=True)
+    p.add_argument("--out-png", required=True)
+    p = step("inspect", cmd_inspect, "summarise the noisy histogram of one iteration folder", params=False)
+    p.add_argument("iteration_dir")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--plot", help="save sorted noisy counts per class to this PNG")
+    p.add_argument("--grid", help="save the top- and bottom-voted candidates per class to this PNG")
+    p = step("eval-metrics", cmd_eval_metrics, "collect the final scalars of a run into metrics.json", params=False)
+    p.add_argument("--privacy", required=True)
+    p.add_argument("--fd-curve", required=True)
+    p.add_argument("--downstream", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--out", required=True)
+    p = step("publish", cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p = step("summary", cmd_summary, "one table row per run (CSV and Markdown)", params=False)
+    p.add_argument("--runs-dir", required=True)
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
     return parser
 
 

@@ -66,3 +66,54 @@ def save_curve(path: str | Path, x: Sequence[float], ys: dict[str, Sequence[floa
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def save_annotated_grid(path: str | Path, images: np.ndarray, captions: Sequence[str], *, ncols: int, title: str = "") -> None:
+    """A grid of images with a short caption under each (e.g. a noisy vote count)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    check_images(images, name="annotated grid images")
+    nrows = max(1, -(-len(images) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(ncols * 0.9, nrows * 1.05 + (0.3 if title else 0)), dpi=100,
+                             squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, image, caption in zip(axes.ravel(), images, captions):
+        ax.imshow(image[..., 0] if image.shape[-1] == 1 else image, cmap="gray", vmin=0, vmax=255)
+        ax.set_title(caption, fontsize=6, pad=1)
+    if title:
+        fig.suptitle(title, fontsize=8)
+    fig.tight_layout(pad=0.2)
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+def save_sorted_counts(path: str | Path, counts_by_class: dict[int, np.ndarray], *, threshold: float, title: str) -> None:
+    """Sorted noisy counts per class, one small panel each, with the threshold H drawn in."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    classes = sorted(counts_by_class)
+    ncols = 5
+    nrows = max(1, -(-len(classes) // ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(11, 2.1 * nrows), dpi=90, squeeze=False, sharey=True)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, c in zip(axes.ravel(), classes):
+        ax.axis("on")
+        counts = np.sort(counts_by_class[c])[::-1]
+        ax.bar(np.arange(len(counts)), counts, width=1.0, color="tab:blue")
+        ax.axhline(threshold, color="tab:red", lw=0.8, ls="--")
+        ax.set_title(f"class {c}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path, suffix=".png") as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)

@@ -40,6 +40,19 @@ class Layout:
         self.synthetic_grid = f"{self.run_dir}/synthetic.png"
         self.privacy_report = f"{self.run_dir}/privacy.json"
         self.latest_privacy_report = f"{results}/latest/privacy.json"
+        # Evaluation (reads private data, not part of the DP release).
+        self.reference_stats = f"{results}/eval/reference_stats.npz"
+        self.real_downstream = f"{results}/eval/real_downstream.json"
+        self.real_curves = f"{results}/eval/real_downstream_curves.csv"
+        self.eval_dir = f"{self.run_dir}/eval"
+        self.fd_curve = f"{self.eval_dir}/fd_curve.csv"
+        self.fd_plot = f"{self.eval_dir}/fd_curve.png"
+        self.downstream = f"{self.eval_dir}/downstream.json"
+        self.downstream_curves = f"{self.eval_dir}/downstream_curves.csv"
+        self.metrics = f"{self.run_dir}/metrics.json"
+        self.latest = f"{results}/latest"
+        self.summary_csv = f"{results}/summary.csv"
+        self.summary_md = f"{results}/summary.md"
 
     def iteration_dir(self, iteration) -> str:
         """iter_000 (S_0, no privacy cost) sits in the base folder; iterations >= 1 in the run folder."""
@@ -57,6 +70,9 @@ class Layout:
 
     def lookahead(self, iteration: int) -> str:
         return f"{self.iteration_dir(iteration)}/lookahead.npy"
+
+    def populations(self) -> list[str]:
+        return [self.candidates(t) for t in range(self.num_iterations + 1)]
 
     def log(self, name: str) -> str:
         return f"{self.results_dir}/logs/{name}.log"
@@ -88,6 +104,10 @@ def rule_settings(params: dict, rule_name: str):
         "histogram": {"seed": params["seed"], **_pick(pe, "histogram_threshold", "histogram_threshold_unit",
                                                        "num_nearest_neighbours", "selection", "num_samples_per_class")},
         "pe_release": {"num_iterations": pe["num_iterations"]},
+        "eval_fd_curve": {**embedding, "fd_per_class": params["evaluation"]["fd_per_class"]},
+        "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
+        "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
+                                      "max_test_samples"),
     }
     if rule_name in fixed:
         return fixed[rule_name]

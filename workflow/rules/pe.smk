@@ -151,15 +151,3 @@ rule pe_release:
     shell:
         "privevo pe-release {PARAMS} --final {input.final} --calibration {input.calibration} "
         "--out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"
-
-
-rule publish_latest:
-    """Copy the current run's privacy report to a fixed path for `dvc metrics` (no computation)."""
-    input:
-        privacy=L.privacy_report,
-    output:
-        privacy=L.latest_privacy_report,
-    log:
-        L.log("publish_latest"),
-    shell:
-        "cp {input.privacy} {output.privacy} 2> {log}"

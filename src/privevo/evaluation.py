@@ -1,0 +1,87 @@
+"""Evaluation of populations: Frechet distances against private reference statistics, and summaries of
+noisy histograms. Evaluation that reads private data is not part of the DP release."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privevo.artifacts import load_npz, save_npz
+from privevo.frechet import FeatureStats, frechet_distance
+
+logger = logging.getLogger("privevo.evaluation")
+
+ALL_CLASSES = "all"
+
+
+def reference_stats(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, FeatureStats]:
+    """Feature statistics of the whole private set ("all") and of every class ("0" .. "9")."""
+    stats = {ALL_CLASSES: FeatureStats.from_features(embeddings)}
+    for c in np.unique(labels):
+        stats[str(int(c))] = FeatureStats.from_features(embeddings[labels == c])
+    return stats
+
+
+def save_stats(path: str | Path, stats: dict[str, FeatureStats]) -> None:
+    arrays = {}
+    for key, s in stats.items():
+        arrays[f"mu_{key}"], arrays[f"sigma_{key}"], arrays[f"n_{key}"] = s.mu, s.sigma, np.int64(s.n)
+    save_npz(path, **arrays)
+
+
+def load_stats(path: str | Path) -> dict[str, FeatureStats]:
+    arrays = load_npz(path)
+    keys = [k[3:] for k in arrays if k.startswith("mu_")]
+    return {k: FeatureStats(mu=arrays[f"mu_{k}"], sigma=arrays[f"sigma_{k}"], n=int(arrays[f"n_{k}"])) for k in keys}
+
+
+def population_distances(features: np.ndarray, labels: np.ndarray, reference: dict[str, FeatureStats], *,
+                         per_class: bool = True) -> dict[str, float]:
+    """FD of a population to the reference, overall and (optionally) per class."""
+    out = {ALL_CLASSES: frechet_distance(FeatureStats.from_features(features), reference[ALL_CLASSES])}
+    if per_class:
+        for c in np.unique(labels):
+            if (labels == c).sum() >= 2 and str(int(c)) in reference:
+                out[str(int(c))] = frechet_distance(FeatureStats.from_features(features[labels == c]), reference[str(int(c))])
+    return out
+
+
+def fd_curve_frame(distances_by_iteration: dict[int, dict[str, float]], metric: str) -> pd.DataFrame:
+    """Long format for `dvc plots`: iteration, class, metric, value."""
+    rows = [{"iteration": t, "class": c, "metric": metric, "value": v}
+            for t, by_class in sorted(distances_by_iteration.items()) for c, v in by_class.items()]
+    return pd.DataFrame(rows, columns=["iteration", "class", "metric", "value"])
+
+
+def effective_sample_size(probabilities: np.ndarray) -> float:
+    """1 / sum(p^2): how many candidates the selection distribution effectively draws from."""
+    total = probabilities.sum()
+    if total <= 0:
+        return 0.0
+    p = probabilities / total
+    return float(1.0 / np.square(p).sum())
+
+
+def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.DataFrame:
+    """Per class: candidates, noisy total, share zeroed by the threshold, ESS, top share and top candidates.
+
+    Uses only the noisy (released) counts.
+    """
+    rows = []
+    for c in np.unique(histogram["labels"]):
+        mask = histogram["labels"] == c
+        ids, noisy, kept = histogram["candidate_id"][mask], histogram["noisy_count"][mask], histogram["thresholded_count"][mask]
+        order = np.argsort(-noisy, kind="stable")[:top]
+        rows.append({
+            "class": int(c),
+            "candidates": int(mask.sum()),
+            "noisy_total": float(noisy.sum()),
+            "zeroed_fraction": float(np.mean(kept <= 0)),
+            "effective_sample_size": effective_sample_size(kept),
+            "top_share": float(kept.max() / kept.sum()) if kept.sum() > 0 else 0.0,
+            "top_candidates": " ".join(f"{int(i)}:{noisy[j]:.1f}" for i, j in zip(ids[order], order)),
+        })
+    return pd.DataFrame(rows)
