@@ -69,3 +69,17 @@ def test_bad_degree_is_rejected(api, images, degree):
 def test_missing_model_folder_names_what_to_place(tmp_path):
     with pytest.raises(ModelFolderError, match="config.json.*model.local_path"):
         DiffusionAPI.from_pretrained(tmp_path / "nope", num_inference_steps=5)
+
+
+@pytest.mark.gpu
+def test_cuda_and_cpu_variations_agree(tmp_path, images):
+    """On a GPU the same seeded call gives (nearly) the same images: noise is drawn on the CPU."""
+    from diffusers import DDPMScheduler
+
+    build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \
+        .save_pretrained(tmp_path / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(tmp_path / "scheduler")
+    cpu = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=10, device="cpu")
+    gpu = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=10, device="cuda")
+    diff = np.abs(cpu.variation(images, degree=0.5, seed=1).astype(int) - gpu.variation(images, degree=0.5, seed=1))
+    assert diff.mean() < 2

@@ -97,3 +97,21 @@ def test_invalid_inputs():
         FeatureStats.from_features(np.zeros(4))
     with pytest.raises(ValueError):
         frechet_distance(FeatureStats(np.zeros(3), np.eye(3), 2), FeatureStats(np.zeros(4), np.eye(4), 2))
+
+
+def test_fid_cli_on_pixels(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from privevo.artifacts import save_images
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 100, size=(64, 8, 8, 1), dtype=np.uint8)
+    save_images(tmp_path / "a.npz", a)
+    save_images(tmp_path / "b.npz", a + 50)
+    out = subprocess.run([sys.executable, "-m", "privevo", "fid", str(tmp_path / "a.npz"), str(tmp_path / "b.npz"),
+                          "--embedder", "pixels"], capture_output=True, text=True, check=True)
+    record = json.loads(out.stdout)
+    # A constant shift of 50/255 in all 64 pixels moves the mean by that much and leaves covariances alone.
+    assert record["metric"] == "FD-pixels" and record["value"] == pytest.approx(64 * (50 / 255) ** 2, rel=1e-6)

@@ -270,6 +270,25 @@ def _fd_metric_name(params: dict) -> str:
     return {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[params["embedding"]["name"]]
 
 
+def cmd_fid(args) -> int:
+    """Frechet distance between two image sets (.npz files) in an embedder's feature space."""
+    from privevo.artifacts import load_images
+    from privevo.frechet import FeatureStats, frechet_distance
+    from privevo.embedders import make_embedder
+
+    options = {"lite0": {"resolution": args.resolution, "device": args.device},
+               "inception": {"weights_path": args.inception_path, "device": args.device}, "pixels": {}}[args.embedder]
+    embedder = make_embedder(args.embedder, **options)
+    stats = []
+    for path in (args.first, args.second):
+        images, _ = load_images(path)
+        stats.append(FeatureStats.from_features(embedder.embed(images, batch_size=args.batch_size)))
+    metric = {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[args.embedder]
+    print(json.dumps({"metric": metric, "value": frechet_distance(*stats), "first": args.first, "n_first": stats[0].n,
+                      "second": args.second, "n_second": stats[1].n}, indent=2))
+    return 0
+
+
 def cmd_eval_reference_stats(args) -> int:
     from privevo.artifacts import load_npy
     from privevo.evaluation import reference_stats, save_stats
@@ -519,6 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", required=True)
     p.add_argument("--out-synthetic", required=True)
     p.add_argument("--out-privacy", required=True)
+    p = step("fid", cmd_fid, "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
+             params=False)
+    p.add_argument("first")
+    p.add_argument("second")
+    p.add_argument("--embedder", choices=["lite0", "inception", "pixels"], default="lite0")
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--inception-path")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=128)
     p = step("eval-reference-stats", cmd_eval_reference_stats, "feature statistics of the private set (evaluation)",
              params=False)
     p.add_argument("--embeddings", required=True)
