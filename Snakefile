@@ -21,6 +21,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/pe.smk"
+include: "workflow/rules/eval.smk"
 
 
 rule all:
@@ -30,3 +31,6 @@ rule all:
         L.privacy_report,
         L.latest_privacy_report,
         L.model_marker,
+        L.summary_csv,
+        L.latest + "/metrics.json",
+        [L.iteration_dir(t) + "/histogram.png" for t in range(1, L.num_iterations + 1)],

@@ -587,13 +587,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from privevo.config import ParamsError
+    from privevo.data import DataSourceError
+    from privevo.histogram import EmptyHistogramError
 
     args = build_parser().parse_args(argv)
     _configure_logging(args.log_level)
     start = time.perf_counter()
     try:
         code = args.func(args)
-    except (ParamsError, FileNotFoundError) as exc:
+    except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError) as exc:
         logger.error("%s", exc)
         return 2
     from privevo.timing import model_totals

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from privevo import seeding
-from privevo.histogram import dp_nn_histogram, select
+from privevo.histogram import EmptyHistogramError, dp_nn_histogram, select
 
 logger = logging.getLogger("privevo.pe")
 
@@ -93,8 +93,8 @@ def histogram_and_selection(
         )
         try:
             probabilities = histogram.probabilities
-        except Exception as exc:
-            raise type(exc)(f"iteration {iteration}, class {c}: {exc}") from exc
+        except EmptyHistogramError as exc:
+            raise EmptyHistogramError(f"iteration {iteration}, class {c}: {exc}") from exc
         chosen = select(probabilities, num_samples_per_class, method=selection,
                         rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
         selected.append(cand_index[chosen])
