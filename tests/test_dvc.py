@@ -1,0 +1,81 @@
+"""DVC wraps the same Snakemake workflow: after a change of epsilon, `dvc repro` reruns only the
+epsilon-dependent stage, and inside it Snakemake runs only epsilon-dependent jobs."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+EPSILON_FREE_RULES = ("prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples",
+                      "pe_initial_lookahead", "eval_reference_stats", "eval_downstream_real")
+
+
+def run(args, cwd):
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1"}
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted(Path(cwd).rglob("*.log"))[:20])
+        pytest.fail(f"{' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}\n{logs}")
+    return proc
+
+
+@pytest.fixture(scope="module")
+def dvc_project(tmp_path_factory):
+    """A copy of the project whose params.yaml is the smoke config, as its own git + DVC repository."""
+    project = tmp_path_factory.mktemp("dvc_project")
+    for name in ("Snakefile", "dvc.yaml", "workflow", "src", ".dvc", ".dvcignore", ".gitignore"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("tmp", "cache", "__pycache__"))
+        else:
+            shutil.copy(source, project / name)
+    shutil.copy(ROOT / "config" / "smoke.yaml", project / "params.yaml")
+    (project / "data").mkdir()
+    os.symlink(ROOT / "data" / "sources", project / "data" / "sources")
+    run(["git", "init", "-q"], project)
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    run([str(BIN / "dvc"), "repro"], project)
+    yield project
+    shutil.rmtree(project, ignore_errors=True)
+
+
+def set_epsilon(project: Path, epsilon: float) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["privacy"]["epsilon"] = epsilon
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def test_epsilon_change_reruns_only_the_epsilon_stage_and_jobs(dvc_project):
+    assert (dvc_project / "results-smoke" / "latest" / "metrics.json").exists()
+    set_epsilon(dvc_project, 3.0)
+    status = json.loads(run([str(BIN / "dvc"), "status", "--json"], dvc_project).stdout)
+    assert set(status) == {"private_evolution"}, status
+    proc = run([str(BIN / "dvc"), "repro"], dvc_project)
+    output = proc.stdout + proc.stderr
+    assert "Running stage 'private_evolution'" in output
+    for stage in ("data", "foundation_model", "private_embeddings", "initial_population"):
+        assert f"Running stage '{stage}'" not in output
+    for rule in EPSILON_FREE_RULES:
+        assert f"rule {rule}:" not in output, rule
+    metrics = json.loads(run([str(BIN / "dvc"), "metrics", "show", "--json"], dvc_project).stdout)
+    assert "3.0" in json.dumps(metrics) or "3" in json.dumps(metrics)
+    assert (dvc_project / "results-smoke" / "pe" / "runs" / "eps_3.0" / "synthetic.npz").exists()
+
+
+def test_dvc_exp_run_sets_epsilon(dvc_project):
+    run(["git", "checkout", "-q", "params.yaml"], dvc_project)
+    run([str(BIN / "dvc"), "exp", "run", "-S", "privacy.epsilon=5.0"], dvc_project)
+    metrics = json.loads((dvc_project / "results-smoke" / "latest" / "metrics.json").read_text())
+    assert metrics["epsilon"] == 5.0
+    shown = run([str(BIN / "dvc"), "exp", "show", "--json"], dvc_project).stdout
+    assert "5.0" in shown
