@@ -33,11 +33,15 @@ def save_grid(path: str | Path, images: np.ndarray, *, ncols: int = 10, scale: i
 
 
 def save_class_grid(path: str | Path, images: np.ndarray, labels: np.ndarray, *, per_class: int = 10, scale: int = 2) -> None:
-    """One row per class with the first ``per_class`` images of that class (blank where fewer)."""
+    """One row per class with ``per_class`` images spread evenly over that class (blank where fewer).
+
+    Spread rather than the first few, because populations are sorted by parent and neighbours are siblings.
+    """
     classes = np.unique(labels)
     rows = []
     for c in classes:
-        chosen = images[labels == c][:per_class]
+        members = images[labels == c]
+        chosen = members[np.unique(np.linspace(0, len(members) - 1, min(per_class, len(members))).round().astype(int))]
         if len(chosen) < per_class:
             chosen = np.concatenate([chosen, np.zeros((per_class - len(chosen), *images.shape[1:]), np.uint8)])
         rows.append(chosen)

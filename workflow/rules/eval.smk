@@ -24,7 +24,7 @@ rule eval_fd_curve:
         plot=report(L.fd_plot, category="quality", caption="../report/fd_curve.rst"),
     params:
         settings=settings("eval_fd_curve"),
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
@@ -44,7 +44,7 @@ rule eval_downstream:
         plot=report(L.eval_dir + "/downstream_curves.png", category="quality", caption="../report/downstream.rst"),
     params:
         settings=settings("eval_downstream"),
-    threads: workflow.cores
+    threads: ALL_CORES
     log:
         L.run_log("eval_downstream"),
     shell:
@@ -64,7 +64,7 @@ rule eval_downstream_real:
                     caption="../report/downstream_real.rst"),
     params:
         settings=settings("eval_downstream_real"),
-    threads: workflow.cores
+    threads: ALL_CORES
     log:
         L.log("eval_downstream_real"),
     shell:

@@ -6,12 +6,12 @@ if config["model"]["source"] == "pretrain":
         output:
             marker=L.model_marker,
             loss=L.model_dir + "/loss.csv",
-            loss_plot=report(L.model_dir + "/loss.png", category="model", caption="../report/pretrain_loss.rst"),
-            samples=report(L.model_dir + "/samples.png", category="model", caption="../report/pretrain_samples.rst"),
+            loss_plot=report(L.model_dir + "/loss.png", category="quality", caption="../report/pretrain_loss.rst"),
+            samples=report(L.model_dir + "/samples.png", category="samples", subcategory="foundation model", caption="../report/pretrain_samples.rst"),
         params:
             settings=settings("pretrain"),
             out=L.model_dir,
-        threads: workflow.cores
+        threads: ALL_CORES
         resources:
             gpu=1,
         log:

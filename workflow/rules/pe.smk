@@ -12,7 +12,7 @@ rule histogram_private_embeddings:
         labels=L.private_labels,
     params:
         settings=settings("histogram_private_embeddings"),
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
@@ -32,7 +32,7 @@ rule pe_initial_samples:
     params:
         settings=settings("pe_initial_samples"),
         model=L.model_dir,
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
@@ -50,7 +50,7 @@ rule pe_initial_lookahead:
     params:
         settings=settings("pe_initial_lookahead"),
         model=L.model_dir,
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
@@ -87,7 +87,7 @@ rule histogram:
     params:
         settings=settings("histogram"),
         out_dir=L.iteration_dir("{iteration}"),
-    threads: workflow.cores
+    threads: ALL_CORES
     log:
         L.run_log("histogram_{iteration}"),
     shell:
@@ -107,7 +107,7 @@ rule pe_variation:
     params:
         settings=lambda w: settings("pe_variation")(int(w.iteration)),
         model=L.model_dir,
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
@@ -126,7 +126,7 @@ rule pe_lookahead:
     params:
         settings=lambda w: settings("pe_lookahead")(int(w.iteration)),
         model=L.model_dir,
-    threads: workflow.cores
+    threads: ALL_CORES
     resources:
         gpu=1,
     log:
