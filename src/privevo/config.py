@@ -20,9 +20,16 @@ class ParamsError(ValueError):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads 1e-5 as a float (YAML 1.2 does; PyYAML's YAML 1.1 reads a string)."""
+    """SafeLoader with YAML 1.2 scalars, as DVC (ruamel) writes them: 1e-5 is a float, and only
+    true/false are booleans (YAML 1.1 would read an unquoted `no` or `on` as a boolean)."""
 
 
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_Loader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                              list("tTfF"))
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
     re.compile(r"^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)$|^[-+]?(?:\d+\.\d*|\.\d+)$"),

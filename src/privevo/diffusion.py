@@ -95,7 +95,7 @@ class DiffusionAPI:
         output_channels: int = 1,
         batch_size: int = 128,
         device: str = "auto",
-        mixed_precision: str = "no",
+        mixed_precision: str = "fp32",
     ):
         from diffusers import DDIMScheduler
 
