@@ -115,3 +115,14 @@ def test_fid_cli_on_pixels(tmp_path):
     record = json.loads(out.stdout)
     # A constant shift of 50/255 in all 64 pixels moves the mean by that much and leaves covariances alone.
     assert record["metric"] == "FD-pixels" and record["value"] == pytest.approx(64 * (50 / 255) ** 2, rel=1e-6)
+
+
+@pytest.mark.parametrize("n", [10, 60])
+def test_low_rank_path_agrees_with_full_computation(n):
+    from privevo.frechet import frechet_distance_to_features
+
+    rng = np.random.default_rng(n)
+    reference = FeatureStats.from_features(rng.normal(size=(500, 40)) @ rng.normal(size=(40, 40)))
+    sample = rng.normal(0.5, 2.0, size=(n, 40))
+    expected = frechet_distance(FeatureStats.from_features(sample), reference)
+    assert frechet_distance_to_features(sample, reference) == pytest.approx(expected, rel=1e-8)

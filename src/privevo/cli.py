@@ -60,6 +60,15 @@ def _embedder(params: dict):
     return make_embedder("pixels")
 
 
+def _save_population(path: str, images, labels) -> None:
+    """A population as .npz plus its per-class PNG grid next to it."""
+    from privevo.artifacts import save_images
+    from privevo.plots import save_class_grid
+
+    save_images(path, images, labels)
+    save_class_grid(Path(path).with_suffix(".png"), images, labels)
+
+
 # ---------------------------------------------------------------------------------------------- steps
 
 
@@ -143,16 +152,13 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_pe_init(args) -> int:
-    from privevo.artifacts import save_images
     from privevo.config import FASHION_MNIST_CLASSES
     from privevo.pe import initial_population
-    from privevo.plots import save_class_grid
 
     params = _params(args)
     images, labels = initial_population(_api(params, args.model), classes=list(range(len(FASHION_MNIST_CLASSES))),
                                         num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
-    save_images(args.out, images, labels)
-    save_class_grid(Path(args.out).with_suffix(".png"), images, labels)
+    _save_population(args.out, images, labels)
     return 0
 
 
@@ -176,13 +182,14 @@ def cmd_pe_lookahead(args) -> int:
 def cmd_pe_histogram(args) -> int:
     """The only PE step that reads private data (through its embeddings)."""
     from privevo.artifacts import load_images, load_json, load_npy, save_csv, save_images, save_npz
+    from privevo.config import histogram_threshold
     from privevo.pe import histogram_and_selection
 
     params = _params(args)
     pe = params["pe"]
     calibration = load_json(args.calibration)
     sigma = calibration["noise_multiplier"]
-    threshold = pe["histogram_threshold"] * (sigma if pe["histogram_threshold_unit"] == "sigma" else 1.0)
+    threshold = histogram_threshold(params, sigma)
     images, labels = load_images(args.candidates)
     frame, selected = histogram_and_selection(
         load_npy(args.private_embeddings), load_npy(args.private_labels), load_npy(args.lookahead), labels,
@@ -202,29 +209,25 @@ def cmd_pe_histogram(args) -> int:
 
 
 def cmd_pe_variation(args) -> int:
-    from privevo.artifacts import load_images, save_images
+    from privevo.artifacts import load_images
     from privevo.config import variation_degrees
     from privevo.pe import variation_population
-    from privevo.plots import save_class_grid
 
     params = _params(args)
     images, labels = load_images(args.selected)
     varied = variation_population(_api(params, args.model), images, labels, degree=variation_degrees(params)[args.iteration],
                                   iteration=args.iteration, seed=params["seed"])
-    save_images(args.out, varied, labels)
-    save_class_grid(Path(args.out).with_suffix(".png"), varied, labels)
+    _save_population(args.out, varied, labels)
     return 0
 
 
 def cmd_pe_release(args) -> int:
-    from privevo.artifacts import load_images, load_json, save_images, save_json
-    from privevo.config import FASHION_MNIST_CLASSES, variation_degrees
-    from privevo.plots import save_class_grid
+    from privevo.artifacts import load_images, load_json, save_json
+    from privevo.config import FASHION_MNIST_CLASSES, histogram_threshold, variation_degrees
 
     params = _params(args)
     images, labels = load_images(args.final)
-    save_images(args.out_synthetic, images, labels)
-    save_class_grid(Path(args.out_synthetic).with_suffix(".png"), images, labels)
+    _save_population(args.out_synthetic, images, labels)
     calibration = load_json(args.calibration)
     pe = params["pe"]
     sigma = calibration["noise_multiplier"]
@@ -243,7 +246,7 @@ def cmd_pe_release(args) -> int:
             "num_nearest_neighbours": pe["num_nearest_neighbours"],
             "vote_weight": f"1/sqrt({pe['num_nearest_neighbours']})",
         },
-        "histogram_threshold": pe["histogram_threshold"] * (sigma if pe["histogram_threshold_unit"] == "sigma" else 1.0),
+        "histogram_threshold": histogram_threshold(params, sigma),
         "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
         "public": {
             "class_set": list(FASHION_MNIST_CLASSES),

@@ -124,6 +124,12 @@ def check_degree(degree: float, num_inference_steps: int, *, where: str = "degre
     return steps
 
 
+def histogram_threshold(params: dict, noise_multiplier: float) -> float:
+    """H in votes: pe.histogram_threshold, times sigma when its unit is sigma."""
+    pe = params["pe"]
+    return pe["histogram_threshold"] * (noise_multiplier if pe["histogram_threshold_unit"] == "sigma" else 1.0)
+
+
 def privacy_tag(params: dict) -> str:
     """The folder name of everything that depends on the privacy setting (e.g. eps_1, sigma_10.5)."""
     privacy = params["privacy"]

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from privevo.artifacts import load_npz, save_npz
-from privevo.frechet import FeatureStats, frechet_distance
+from privevo.frechet import FeatureStats, frechet_distance_to_features
 
 logger = logging.getLogger("privevo.evaluation")
 
@@ -41,11 +41,11 @@ def load_stats(path: str | Path) -> dict[str, FeatureStats]:
 def population_distances(features: np.ndarray, labels: np.ndarray, reference: dict[str, FeatureStats], *,
                          per_class: bool = True) -> dict[str, float]:
     """FD of a population to the reference, overall and (optionally) per class."""
-    out = {ALL_CLASSES: frechet_distance(FeatureStats.from_features(features), reference[ALL_CLASSES])}
+    out = {ALL_CLASSES: frechet_distance_to_features(features, reference[ALL_CLASSES])}
     if per_class:
         for c in np.unique(labels):
             if (labels == c).sum() >= 2 and str(int(c)) in reference:
-                out[str(int(c))] = frechet_distance(FeatureStats.from_features(features[labels == c]), reference[str(int(c))])
+                out[str(int(c))] = frechet_distance_to_features(features[labels == c], reference[str(int(c))])
     return out
 
 

@@ -102,3 +102,24 @@ def frechet_distance(stats1: FeatureStats, stats2: FeatureStats) -> float:
         logger.debug("Frechet distance %.3g < 0 from round-off; clipped to 0", fd)
         fd = 0.0
     return fd
+
+
+def frechet_distance_to_features(features: np.ndarray, reference: FeatureStats) -> float:
+    """Frechet distance of a feature sample to reference statistics, fast when N < D.
+
+    With X the centred (N, D) sample and S = X^T X / (N-1), the non-zero eigenvalues of R^1/2 S R^1/2
+    are those of the N x N matrix X R X^T / (N-1), so tr sqrt(R S) needs no D x D decomposition.
+    """
+    sample = FeatureStats.from_features(features)
+    if sample.dim != reference.dim:
+        raise ValueError(f"feature dimensions differ: {sample.dim} vs {reference.dim}")
+    n = len(features)
+    if n >= sample.dim:
+        return frechet_distance(sample, reference)
+    centred = np.asarray(features, dtype=np.float64) - sample.mu
+    gram = centred @ reference.sigma @ centred.T / (n - 1)
+    eig = np.linalg.eigvalsh((gram + gram.T) / 2.0)
+    tr_covmean = float(np.sqrt(np.clip(eig, 0.0, None)).sum())
+    diff = sample.mu - reference.mu
+    fd = float(diff @ diff + np.trace(sample.sigma) + np.trace(reference.sigma) - 2.0 * tr_covmean)
+    return max(fd, 0.0)
