@@ -125,4 +125,5 @@ def test_low_rank_path_agrees_with_full_computation(n):
     reference = FeatureStats.from_features(rng.normal(size=(500, 40)) @ rng.normal(size=(40, 40)))
     sample = rng.normal(0.5, 2.0, size=(n, 40))
     expected = frechet_distance(FeatureStats.from_features(sample), reference)
-    assert frechet_distance_to_features(sample, reference) == pytest.approx(expected, rel=1e-8)
+    # Both paths are exact; they differ only by eigensolver round-off (about 1e-8 relative).
+    assert frechet_distance_to_features(sample, reference) == pytest.approx(expected, rel=1e-6)
