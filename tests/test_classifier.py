@@ -187,3 +187,17 @@ def test_augment_shapes_and_flip():
     shifted = clf._augment(blob, g, max_shift=2, hflip=True)
     assert torch.allclose((shifted + 0.5).sum((1, 2, 3)), (blob + 0.5).sum((1, 2, 3)))
     assert torch.equal(clf._augment(blob, g, max_shift=0, hflip=False), blob)
+
+
+def test_grouped_split_keeps_each_group_on_one_side():
+    from privevo.classifier import stratified_split
+
+    labels = np.repeat(np.arange(3), 40)
+    groups = np.arange(120) // 4  # ten sibling groups of four per class
+    train, val = stratified_split(labels, 0.2, seed=3, groups=groups)
+    assert set(groups[train]).isdisjoint(groups[val])
+    assert len(np.intersect1d(train, val)) == 0 and len(train) + len(val) == 120
+    for c in range(3):
+        assert (labels[val] == c).sum() == 8  # two whole groups reach the 20% target exactly
+    with pytest.raises(ValueError, match="one entry per label"):
+        stratified_split(labels, 0.2, seed=3, groups=groups[:-1])

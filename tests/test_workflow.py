@@ -37,6 +37,9 @@ def test_outputs_exist_with_the_right_shapes(smoke_run):
     images, labels = load_images(layout.synthetic)
     assert images.shape == (10 * per_class, 28, 28, 1) and images.dtype == np.uint8
     np.testing.assert_array_equal(np.bincount(labels), [per_class] * 10)
+    # group ids = the selected parent in S_{T-1}, so siblings share one.
+    parents = load_npz(layout.iteration_dir(2) + "/selected.npz")["parent_ids"]
+    np.testing.assert_array_equal(load_npz(layout.synthetic)["group_ids"], parents)
     privacy = load_json(layout.privacy_report)
     for key in ("epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "mechanism",
                 "sensitivity_l2", "neighbouring", "public", "note"):

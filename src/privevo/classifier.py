@@ -138,19 +138,33 @@ def _augment(x: torch.Tensor, gen: np.random.Generator, *, max_shift: int, hflip
 # validation split
 
 
-def stratified_split(labels: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Seeded, per-class split of indices into (train, val); see the module docstring for the rule."""
+def stratified_split(labels: np.ndarray, val_fraction: float, seed: int,
+                     groups: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, per-class split of indices into (train, val); see the module docstring for the rule.
+
+    With ``groups`` (e.g. the parent of each PE sample), whole groups go to one side, so that near-copies
+    of a training image never sit in the validation split and inflate it.
+    """
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     labels = np.asarray(labels)
+    groups = np.arange(labels.size) if groups is None else np.asarray(groups)
+    if groups.shape != labels.shape:
+        raise ValueError(f"groups must have one entry per label, got {groups.shape} for {labels.shape}")
     gen = rng(seed, role="split")
     train_parts, val_parts = [], []
     for c in np.unique(labels):
         idx = np.flatnonzero(labels == c)
-        idx = idx[gen.permutation(idx.size)]
-        n_val = min(idx.size - 1, int(math.floor(val_fraction * idx.size + 0.5)))
-        val_parts.append(idx[:n_val])
-        train_parts.append(idx[n_val:])
+        target = min(idx.size - 1, int(math.floor(val_fraction * idx.size + 0.5)))
+        class_groups = np.unique(groups[idx])
+        class_groups = class_groups[gen.permutation(class_groups.size)]
+        in_val = np.zeros(idx.size, dtype=bool)
+        for group in class_groups[:-1]:  # the last group always stays in training
+            if in_val.sum() >= target:
+                break
+            in_val |= groups[idx] == group
+        val_parts.append(idx[in_val])
+        train_parts.append(idx[~in_val])
     train_idx = np.sort(np.concatenate(train_parts)) if train_parts else np.zeros(0, np.int64)
     val_idx = np.sort(np.concatenate(val_parts)) if val_parts else np.zeros(0, np.int64)
     return train_idx.astype(np.int64), val_idx.astype(np.int64)
@@ -245,6 +259,7 @@ def train_classifier(
     max_shift: int = MAX_SHIFT,
     num_classes: int = NUM_CLASSES,
     progress: bool | None = None,
+    groups: np.ndarray | None = None,
 ) -> tuple[SmallCNN, list[dict[str, Any]]]:
     """Train :class:`SmallCNN` on (synthetic) images; keep the epoch with the best validation accuracy.
 
@@ -269,7 +284,7 @@ def train_classifier(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
-    train_idx, val_idx = stratified_split(labels, val_fraction, seed)
+    train_idx, val_idx = stratified_split(labels, val_fraction, seed, groups=groups)
     x_all = _to_tensor(images)
     x_train, y_train = x_all[train_idx], torch.from_numpy(labels[train_idx])
     x_val, y_val = x_all[val_idx], torch.from_numpy(labels[val_idx])

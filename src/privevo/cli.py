@@ -60,12 +60,12 @@ def _embedder(params: dict):
     return make_embedder("pixels")
 
 
-def _save_population(path: str, images, labels) -> None:
-    """A population as .npz plus its per-class PNG grid next to it."""
+def _save_population(path: str, images, labels, **extra) -> None:
+    """A population as .npz (with ``extra`` arrays) plus its per-class PNG grid next to it."""
     from privevo.artifacts import save_images
     from privevo.plots import save_class_grid
 
-    save_images(path, images, labels)
+    save_images(path, images, labels, **extra)
     save_class_grid(Path(path).with_suffix(".png"), images, labels)
 
 
@@ -209,25 +209,29 @@ def cmd_pe_histogram(args) -> int:
 
 
 def cmd_pe_variation(args) -> int:
-    from privevo.artifacts import load_images
+    from privevo.artifacts import load_images, load_npz
     from privevo.config import variation_degrees
     from privevo.pe import variation_population
 
     params = _params(args)
     images, labels = load_images(args.selected)
+    parent_ids = load_npz(args.selected)["parent_ids"]
     varied = variation_population(_api(params, args.model), images, labels, degree=variation_degrees(params)[args.iteration],
                                   iteration=args.iteration, seed=params["seed"])
-    _save_population(args.out, varied, labels)
+    # Siblings (variations of one selected parent) share a parent id; evaluation splits by it.
+    _save_population(args.out, varied, labels, parent_ids=parent_ids)
     return 0
 
 
 def cmd_pe_release(args) -> int:
-    from privevo.artifacts import load_images, load_json, save_json
+    from privevo.artifacts import load_images, load_json, load_npz, save_json
     from privevo.config import FASHION_MNIST_CLASSES, histogram_threshold, variation_degrees
 
     params = _params(args)
     images, labels = load_images(args.final)
-    _save_population(args.out_synthetic, images, labels)
+    final = load_npz(args.final)
+    groups = {"group_ids": final["parent_ids"]} if "parent_ids" in final else {}
+    _save_population(args.out_synthetic, images, labels, **groups)
     calibration = load_json(args.calibration)
     pe = params["pe"]
     sigma = calibration["noise_multiplier"]
@@ -328,20 +332,22 @@ def cmd_eval_fd_curve(args) -> int:
 def cmd_eval_downstream(args) -> int:
     import pandas as pd
 
-    from privevo.artifacts import load_images, save_csv, save_json
+    from privevo.artifacts import load_images, load_npz, save_csv, save_json
     from privevo.classifier import run_downstream
     from privevo.data import stratified_head
 
     params = _params(args)
     ev = params["evaluation"]
     train_images, train_labels = load_images(args.train)
+    # Synthetic siblings share a group id; the validation split keeps each group on one side.
+    groups = None if args.real else load_npz(args.train).get("group_ids")
     if args.real and ev["real_max_samples"] is not None:
         train_images, train_labels = stratified_head(train_images, train_labels, ev["real_max_samples"])
     test_images, test_labels = load_images(args.test)
     if ev["max_test_samples"] is not None:
         test_images, test_labels = stratified_head(test_images, test_labels, ev["max_test_samples"])
     result = run_downstream(train_images, train_labels, test_images, test_labels, seeds=ev["classifier_seeds"],
-                            epochs=ev["real_epochs"] if args.real else ev["classifier_epochs"])
+                            epochs=ev["real_epochs"] if args.real else ev["classifier_epochs"], groups=groups)
     curves = pd.DataFrame([{"seed": seed, **row} for seed, history in result.pop("histories").items() for row in history])
     save_csv(args.out_curves, curves)
     from privevo.plots import save_curve
@@ -354,7 +360,8 @@ def cmd_eval_downstream(args) -> int:
                + ": train / validation accuracy")
     result["selected_epochs"] = {str(k): v for k, v in result["selected_epochs"].items()}
     result["trained_on"] = "real private training set, no privacy (reference ceiling)" if args.real else "synthetic set only"
-    result["model_selection"] = "best epoch by accuracy on a validation split carved from the training set"
+    result["model_selection"] = ("best epoch by accuracy on a validation split carved from the training set"
+                                 + ("" if groups is None else ", whole sibling groups (same PE parent) per side"))
     result["note"] = "accuracy on the real Fashion-MNIST test split: evaluation, not part of the DP release"
     save_json(args.out, result)
     logger.info("downstream accuracy %.4f +- %.4f over seeds %s", result["accuracy_mean"], result["accuracy_std"],
