@@ -198,7 +198,9 @@ def cmd_pe_histogram(args) -> int:
         seed=params["seed"], backend=pe["nn_backend"],
     )
     out_dir = Path(args.out_dir)
-    save_npz(out_dir / "histogram.npz", **{col.replace("class", "labels"): frame[col].to_numpy() for col in frame.columns},
+    columns = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
+               "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
+    save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in columns.items()},
              noise_multiplier=sigma, threshold=threshold)
     save_csv(out_dir / "histogram.csv", frame)
     save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
@@ -224,12 +226,12 @@ def cmd_pe_variation(args) -> int:
 
 
 def cmd_pe_release(args) -> int:
-    from privevo.artifacts import load_images, load_json, load_npz, save_json
+    from privevo.artifacts import load_json, load_npz, save_json
     from privevo.config import FASHION_MNIST_CLASSES, histogram_threshold, variation_degrees
 
     params = _params(args)
-    images, labels = load_images(args.final)
     final = load_npz(args.final)
+    images, labels = final["images"], final["labels"]
     groups = {"group_ids": final["parent_ids"]} if "parent_ids" in final else {}
     _save_population(args.out_synthetic, images, labels, **groups)
     calibration = load_json(args.calibration)
