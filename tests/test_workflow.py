@@ -91,6 +91,8 @@ def test_privacy_boundary_only_histogram_eval_baseline_rules_read_private_data(s
     assert {"histogram", "histogram_private_embeddings"} <= readers
     offenders = {rule for rule in readers if not ALLOWED_PRIVATE_READERS.match(rule)}
     assert not offenders, f"rules reading private data outside the DP boundary: {offenders}"
+    without_log = {row[2] for row in rows if not row[3].strip() or row[3] == "-"}
+    assert not without_log, f"rules without a log: {without_log}"
 
 
 def test_bad_params_stop_snakemake_before_any_job(smoke_run, tmp_path):
