@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import math
 import time
@@ -14,7 +15,7 @@ import torch
 from tqdm.auto import tqdm
 
 from privevo import seeding
-from privevo.artifacts import check_images, save_csv, save_json
+from privevo.artifacts import atomic_path, check_images, save_csv, save_json
 from privevo.diffusion import autocast, images_to_tensor, resolve_device
 from privevo.timing import model_time
 
@@ -42,10 +43,13 @@ def build_unet(*, image_size: int, channels: int, block_out_channels, layers_per
     )
 
 
-def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, seed: int, device: str = "auto") -> dict:
+def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, seed: int, device: str = "auto",
+             checkpoint_every: int = 200) -> dict:
     """Train a UNet2DModel DDPM on ``images`` (uint8 NHWC); save it with ``save_pretrained`` under ``out_dir``.
 
-    Writes out_dir/unet, out_dir/scheduler, out_dir/loss.csv and returns a summary.
+    Writes out_dir/unet, out_dir/scheduler, out_dir/loss.csv and returns a summary. Every
+    ``checkpoint_every`` steps the whole training state is saved, so a killed run resumes where it
+    stopped (with the same settings) and ends with the same weights as an uninterrupted one.
     """
     from diffusers import DDPMScheduler
 
@@ -83,9 +87,14 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
     batch_size = model_params["batch_size"]
     decay = model_params["ema_decay"]
     losses = []
+    checkpoint = out_dir / ".pretrain_checkpoint.pt"
+    fingerprint = json.dumps({"model": model_params, "seed": seed, "images": int(n)}, sort_keys=True)
+    first_step = _resume(checkpoint, fingerprint, unet, ema, optimizer, lr_schedule, rng, losses)
     start = time.perf_counter()
     unet.train()
-    for step in tqdm(range(total), desc="pretrain DDPM", unit="step"):
+    for step in tqdm(range(first_step, total), desc="pretrain DDPM", unit="step", initial=first_step, total=total):
+        if step > first_step and step % checkpoint_every == 0:
+            _save_checkpoint(checkpoint, fingerprint, step, unet, ema, optimizer, lr_schedule, rng, losses)
         index = torch.from_numpy(rng.integers(0, n, size=batch_size))
         clean = data[index]
         flip = torch.from_numpy(rng.random(batch_size) < 0.5)
@@ -107,8 +116,9 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
         with torch.no_grad():
             for ema_param, param in zip(ema.parameters(), unet.parameters()):
                 ema_param.lerp_(param, 1 - step_decay)
-        losses.append(float(loss))
+        losses.append(loss.item())
     seconds = time.perf_counter() - start
+    checkpoint.unlink(missing_ok=True)
     ema.save_pretrained(_tmp_dir(out_dir / "unet"), safe_serialization=True)
     _commit_dir(out_dir / "unet")
     scheduler.save_pretrained(_tmp_dir(out_dir / "scheduler"))
@@ -126,6 +136,35 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
     }
     save_json(out_dir / "pretrain_summary.json", summary)
     return summary
+
+
+def _save_checkpoint(path: Path, fingerprint: str, step: int, unet, ema, optimizer, lr_schedule, rng, losses) -> None:
+    state = {
+        "fingerprint": fingerprint, "step": step, "unet": unet.state_dict(), "ema": ema.state_dict(),
+        "optimizer": optimizer.state_dict(), "lr_schedule": lr_schedule.state_dict(),
+        "numpy_rng": rng.bit_generator.state, "torch_rng": torch.get_rng_state(), "losses": list(losses),
+    }
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(state, tmp)
+
+
+def _resume(path: Path, fingerprint: str, unet, ema, optimizer, lr_schedule, rng, losses) -> int:
+    """Load a checkpoint written with the same settings; return the step to continue from (0 if none)."""
+    if not path.exists():
+        return 0
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["fingerprint"] != fingerprint:
+        logger.info("ignoring %s: it was written with other settings", path)
+        return 0
+    unet.load_state_dict(state["unet"])
+    ema.load_state_dict(state["ema"])
+    optimizer.load_state_dict(state["optimizer"])
+    lr_schedule.load_state_dict(state["lr_schedule"])
+    rng.bit_generator.state = state["numpy_rng"]
+    torch.set_rng_state(state["torch_rng"])
+    losses.extend(state["losses"])
+    logger.info("resuming pretraining from step %d (%s)", state["step"], path)
+    return int(state["step"])
 
 
 def _tmp_dir(final: Path) -> Path:
