@@ -275,8 +275,9 @@ def cmd_pe_release(args) -> int:
 # These steps read private data (embeddings or the test split) and are NOT part of the DP release.
 
 
-def _fd_metric_name(params: dict) -> str:
-    return {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[params["embedding"]["name"]]
+def _fd_metric_name(embedder_name: str) -> str:
+    """Only Inception features give an FID; other feature spaces are reported as FD-<name>."""
+    return {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[embedder_name]
 
 
 def cmd_fid(args) -> int:
@@ -292,7 +293,7 @@ def cmd_fid(args) -> int:
     for path in (args.first, args.second):
         images, _ = load_images(path)
         stats.append(FeatureStats.from_features(embedder.embed(images, batch_size=args.batch_size)))
-    metric = {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[args.embedder]
+    metric = _fd_metric_name(args.embedder)
     print(json.dumps({"metric": metric, "value": frechet_distance(*stats), "first": args.first, "n_first": stats[0].n,
                       "second": args.second, "n_second": stats[1].n}, indent=2))
     return 0
@@ -314,20 +315,21 @@ def cmd_eval_fd_curve(args) -> int:
     params = _params(args)
     reference = load_stats(args.reference)
     embedder = _embedder(params)
+    metric = _fd_metric_name(params["embedding"]["name"])
     distances = {}
     for iteration, path in enumerate(args.populations):
         images, labels = load_images(path)
         features = embedder.embed(images, batch_size=params["embedding"]["batch_size"], progress=False)
         distances[iteration] = population_distances(features, labels, reference,
                                                     per_class=params["evaluation"]["fd_per_class"])
-        logger.info("S_%d: %s = %.1f", iteration, _fd_metric_name(params), distances[iteration][ALL_CLASSES])
-    frame = fd_curve_frame(distances, _fd_metric_name(params))
+        logger.info("S_%d: %s = %.1f", iteration, metric, distances[iteration][ALL_CLASSES])
+    frame = fd_curve_frame(distances, metric)
     save_csv(args.out_csv, frame)
     overall = frame[frame["class"] == ALL_CLASSES]
     curves = {"all classes": overall["value"].to_numpy()}
     save_curve(args.out_png, overall["iteration"].to_numpy(), curves, xlabel="PE iteration t (population S_t)",
-               ylabel=_fd_metric_name(params),
-               title=f"{_fd_metric_name(params)} of S_t to the private training set (evaluation, not DP)")
+               ylabel=metric,
+               title=f"{metric} of S_t to the private training set (evaluation, not DP)")
     return 0
 
 
@@ -616,7 +618,8 @@ def main(argv: list[str] | None = None) -> int:
     wall = time.perf_counter() - start
     logger.info("step %s finished in %.1f s (model forward passes: %s)", args.command, wall,
                 ", ".join(f"{k} {v:.1f} s" for k, v in totals.items()) or "none")
-    # One machine-readable line per step for benchmarks/; process_seconds includes imports and model loading.
+    # One machine-readable line per step for benchmarks/; process_seconds counts from the import of this
+    # module (so it includes the lazy imports of torch etc. and model loading, not interpreter start-up).
     logger.info("%s%s", TIMING_PREFIX, json.dumps({"step": args.command, "step_seconds": round(wall, 3),
                 "process_seconds": round(time.time() - _PROCESS_START, 3),
                 "model_seconds": {k: round(v, 3) for k, v in totals.items()}}))
