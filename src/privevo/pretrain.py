@@ -16,7 +16,8 @@ from tqdm.auto import tqdm
 
 from privevo import seeding
 from privevo.artifacts import atomic_path, check_images, save_csv, save_json
-from privevo.diffusion import autocast, images_to_tensor, resolve_device
+from privevo.devices import resolve_device
+from privevo.diffusion import autocast, images_to_tensor
 from privevo.timing import model_time
 
 logger = logging.getLogger("privevo.pretrain")
