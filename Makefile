@@ -35,11 +35,17 @@ $(FMNIST_DIR)/.fetched:
 	bash workflow/scripts/fetch_fashion_mnist.sh $(FMNIST_DIR)
 	touch $@
 
+# A run killed hard leaves Snakemake's lock behind; clear it when no Snakemake process is alive here, so the
+# same command resumes (profiles/default sets rerun-incomplete).
+SMOKE_PARAMS ?= config/smoke.yaml
+
 run: setup
+	$(BIN)/python workflow/scripts/unlock_if_stale.py
 	$(BIN)/snakemake --cores all
 
 smoke: setup
-	$(BIN)/snakemake --cores all --config params_file=config/smoke.yaml
+	$(BIN)/python workflow/scripts/unlock_if_stale.py --config params_file=$(SMOKE_PARAMS)
+	$(BIN)/snakemake --cores all --config params_file=$(SMOKE_PARAMS)
 
 test: setup
 	$(BIN)/python -m pytest -m "not gpu" -q

@@ -5,7 +5,8 @@ import sys
 import pytest
 import yaml
 
-from privevo.config import ParamsError, load_params, privacy_tag, validate_params, variation_degrees
+from privevo.config import (ParamsError, degree_of_iteration, load_params, privacy_tag, validate_params,
+                            variation_degrees)
 
 from conftest import ROOT
 
@@ -61,12 +62,22 @@ def test_exactly_one_privacy_target(params):
     assert privacy_tag(validate_params(fixed)) == "sigma_3.0"
 
 
-def test_degree_schedule_length_and_resolution(params):
-    assert len(variation_degrees(params)) == params["pe"]["num_iterations"] + 1
-    with pytest.raises(ParamsError, match=r"pe\.variation_degrees.*num_iterations \+ 1"):
+def test_degree_schedule_has_one_degree_per_iteration(params):
+    degrees = variation_degrees(params)
+    assert len(degrees) == params["pe"]["num_iterations"]
+    assert degrees[0] == 0.8 and degrees[-1] == 0.4  # {start, end} spans iterations 1..T
+    assert degree_of_iteration(params, 1) == degrees[0] and degree_of_iteration(params, 8) == degrees[7]
+    with pytest.raises(ValueError):
+        degree_of_iteration(params, 0)
+    with pytest.raises(ParamsError, match=r"pe\.variation_degrees.*num_iterations = 8"):
         validate_params(mutate(params, "pe.variation_degrees", [0.5, 0.4]))
-    with pytest.raises(ParamsError, match=r"variation_degrees\[1\].*0 of 25 DDIM steps"):
-        validate_params(mutate(params, "pe.variation_degrees", [0.5] + [0.01] * params["pe"]["num_iterations"]))
+    with pytest.raises(ParamsError, match=r"variation_degrees\[1\] \(iteration 2\).*0 of 25 DDIM steps"):
+        validate_params(mutate(params, "pe.variation_degrees", [0.5] + [0.01] * 7))
+
+
+def test_single_iteration_linear_schedule_uses_start(params):
+    one = mutate(mutate(params, "pe.num_iterations", 1), "pe.variation_degrees", {"start": 0.6, "end": 0.2})
+    assert variation_degrees(validate_params(one)) == [0.6]
 
 
 def test_scientific_notation_without_dot_is_a_float(tmp_path, params):
@@ -86,7 +97,7 @@ def test_cli_rejects_bad_params_before_work(tmp_path, params):
 
 
 def test_yaml_12_scalars_as_dvc_writes_them(tmp_path):
-    text = (ROOT / "params.yaml").read_text().replace("mixed_precision: bf16", "mixed_precision: no")
+    text = (ROOT / "params.yaml").read_text().replace("mixed_precision: auto", "mixed_precision: no")
     path = tmp_path / "params.yaml"
     path.write_text(text)
     # 'no' stays a string (YAML 1.2), so the schema names the key instead of seeing a boolean.

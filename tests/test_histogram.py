@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 
 from privevo import histogram as H
+from privevo.noise import EntropyNoise, ReproducibleNoise, SecureNoise
 from privevo.neighbours import nearest_neighbours
 
 
@@ -32,7 +33,7 @@ def test_clean_counts_sum_to_private_count(embeddings, backend):
 def test_zero_noise_zero_threshold_equals_brute_force(embeddings, m):
     private, candidates = embeddings
     hist = H.dp_nn_histogram(private, candidates, noise_multiplier=0.0, threshold=0.0,
-                             noise_rng=np.random.default_rng(1), num_neighbours=m)
+                             noise=EntropyNoise(), num_neighbours=m)
     np.testing.assert_allclose(hist.noisy_counts, brute_force_votes(private, candidates, m))
     np.testing.assert_allclose(hist.thresholded_counts, hist.noisy_counts)
 
@@ -53,34 +54,74 @@ def test_faiss_and_torch_backends_agree():
                                   nearest_neighbours(queries, database, 4, backend="torch"))
 
 
-def test_noise_uses_its_own_stream_and_has_sigma(embeddings):
+class FixedNoise:
+    name = "fixed"
+
+    def __init__(self, values):
+        self.values = np.asarray(values, dtype=np.float64)
+
+    def gaussian(self, sigma, size):
+        return sigma * self.values[:size]
+
+
+def test_noise_is_added_to_the_clean_votes_with_scale_sigma(embeddings):
     private, candidates = embeddings
     clean = H.clean_votes(private, candidates)
-    a = H.dp_nn_histogram(private, candidates, noise_multiplier=3.0, threshold=0.0, noise_rng=np.random.default_rng(5))
-    b = H.dp_nn_histogram(private, candidates, noise_multiplier=3.0, threshold=0.0, noise_rng=np.random.default_rng(5))
-    np.testing.assert_array_equal(a.noisy_counts, b.noisy_counts)
-    noise = a.noisy_counts - clean
-    np.testing.assert_allclose(noise, np.random.default_rng(5).normal(0, 3.0, len(candidates)))
+    unit = np.linspace(-1, 1, len(candidates))
+    hist = H.dp_nn_histogram(private, candidates, noise_multiplier=3.0, threshold=0.0, noise=FixedNoise(unit))
+    np.testing.assert_allclose(hist.noisy_counts - clean, 3.0 * unit)
+
+
+@pytest.mark.parametrize("source", [EntropyNoise(), SecureNoise()])
+def test_dp_noise_sources_are_fresh_every_draw_and_gaussian_with_sigma(source):
+    a, b = source.gaussian(3.0, 200_000), source.gaussian(3.0, 200_000)
+    assert not np.array_equal(a[:100], b[:100])
+    assert a.dtype == np.float64 and a.shape == (200_000,)
+    assert a.mean() == pytest.approx(0.0, abs=0.03)
+    assert a.std() == pytest.approx(3.0, rel=0.01)
+    from scipy import stats
+    assert stats.kstest(a / 3.0, "norm").pvalue > 1e-4
+
+
+def test_reproducible_noise_is_the_public_seeded_stream():
+    a = ReproducibleNoise(7, class_index=2, iteration=3).gaussian(2.0, 50)
+    b = ReproducibleNoise(7, class_index=2, iteration=3).gaussian(2.0, 50)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, ReproducibleNoise(7, class_index=2, iteration=4).gaussian(2.0, 50))
 
 
 def test_threshold_clips_and_all_zero_fails_with_advice(embeddings):
     private, candidates = embeddings
     np.testing.assert_array_equal(H.threshold_counts(np.array([5.0, 1.0, -2.0]), 2.0), [3.0, 0.0, 0.0])
-    hist = H.dp_nn_histogram(private, candidates, noise_multiplier=1.0, threshold=1e6, noise_rng=np.random.default_rng(0))
+    hist = H.dp_nn_histogram(private, candidates, noise_multiplier=1.0, threshold=1e6, noise=EntropyNoise())
     with pytest.raises(H.EmptyHistogramError, match="histogram_threshold.*epsilon"):
         hist.probabilities
 
 
+def histogram_of(counts, threshold=0.0):
+    counts = np.asarray(counts, dtype=np.float64)
+    return H.NoisyHistogram(counts, H.threshold_counts(counts, threshold), 1.0, threshold)
+
+
 def test_sample_selection_follows_probabilities():
-    p = np.array([0.7, 0.0, 0.3])
-    chosen = H.select(p, 10_000, method="sample", rng=np.random.default_rng(0))
+    chosen = H.select(histogram_of([7.0, 0.0, 3.0]), 10_000, method="sample", rng=np.random.default_rng(0))
     assert chosen.shape == (10_000,) and 1 not in chosen
     assert np.mean(chosen == 0) == pytest.approx(0.7, abs=0.02)
 
 
-def test_rank_selection_is_deterministic_allocation():
-    p = np.array([0.55, 0.25, 0.15, 0.05])
-    chosen = H.select(p, 10, method="rank", rng=np.random.default_rng(0))
+def test_proportional_selection_is_deterministic_allocation():
+    chosen = H.select(histogram_of([55.0, 25.0, 15.0, 5.0]), 10, method="proportional", rng=np.random.default_rng(0))
     # Floors 5,2,1,0; the two leftover draws tie on fraction 0.5 and go to the most probable.
     np.testing.assert_array_equal(np.bincount(chosen, minlength=4), [6, 3, 1, 0])
-    assert len(H.rank_selection(np.full(7, 1 / 7), 10)) == 10
+    assert len(H.proportional_selection(np.full(7, 1 / 7), 10)) == 10
+
+
+def test_rank_selection_is_top_n_by_noisy_count_as_dpsda():
+    # Thresholded counts tie at 0 for candidates 1 and 4; the noisy count breaks the tie.
+    hist = histogram_of([9.0, 1.5, 30.0, 0.2, 1.9, 12.0], threshold=2.0)
+    chosen = H.select(hist, 6, method="rank", rng=np.random.default_rng(0), rank_top=3)
+    np.testing.assert_array_equal(np.bincount(chosen, minlength=6), [2, 0, 2, 0, 0, 2])
+    chosen = H.select(hist, 5, method="rank", rng=np.random.default_rng(0), rank_top=4)
+    assert set(chosen) == {0, 2, 4, 5} and len(chosen) == 5
+    with pytest.raises(H.EmptyHistogramError):
+        H.select(histogram_of([1.0, 1.0], threshold=5.0), 2, method="rank", rng=None, rank_top=1)

@@ -22,27 +22,40 @@ MECHANISM = "Gaussian mechanism on nearest-neighbour vote histograms"
 NEIGHBOURING = "add/remove one private sample"
 SENSITIVITY_L2 = 1.0
 
-_EPS_UPPER = 1e4
+MAX_EPSILON = 1000.0
+"""Above this an (epsilon, delta) guarantee promises nothing (e^epsilon overflows a double past ~709)."""
 _MU_LOWER, _MU_UPPER = 1e-8, 1e3
+
+
+class AccountingError(ValueError):
+    """A privacy parameter is out of range; the message names it."""
 
 
 def _check_positive(name: str, value: float) -> float:
     value = float(value)
     if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+        raise AccountingError(f"{name} must be a positive finite number, got {value!r}")
     return value
+
+
+def _check_epsilon(epsilon: float) -> float:
+    epsilon = _check_positive("epsilon", epsilon)
+    if epsilon > MAX_EPSILON:
+        raise AccountingError(f"epsilon {epsilon:g} is above {MAX_EPSILON:g}, where an (epsilon, delta) guarantee "
+                              "promises nothing; refusing rather than calibrating noise to it")
+    return epsilon
 
 
 def _check_delta(delta: float) -> float:
     delta = float(delta)
     if not 0 < delta < 1:
-        raise ValueError(f"delta must lie strictly between 0 and 1, got {delta!r}")
+        raise AccountingError(f"delta must lie strictly between 0 and 1, got {delta!r}")
     return delta
 
 
 def _check_iterations(num_iterations: int) -> int:
     if int(num_iterations) != num_iterations or num_iterations < 1:
-        raise ValueError(f"num_iterations must be a positive integer, got {num_iterations!r}")
+        raise AccountingError(f"num_iterations must be a positive integer, got {num_iterations!r}")
     return int(num_iterations)
 
 
@@ -55,7 +68,7 @@ def gdp_mu(*, noise_multiplier: float, num_iterations: int) -> float:
 def delta_for_mu(epsilon: float, mu: float) -> float:
     """delta(epsilon) of a mu-GDP mechanism, computed in log space for stability."""
     if epsilon < 0:
-        raise ValueError(f"epsilon must be non-negative, got {epsilon!r}")
+        raise AccountingError(f"epsilon must be non-negative, got {epsilon!r}")
     first = stats.norm.cdf(-epsilon / mu + mu / 2)
     second = math.exp(epsilon + stats.norm.logcdf(-epsilon / mu - mu / 2))
     return float(max(first - second, 0.0))
@@ -71,18 +84,30 @@ def epsilon_for_noise_multiplier(*, noise_multiplier: float, delta: float, num_i
     mu = gdp_mu(noise_multiplier=noise_multiplier, num_iterations=num_iterations)
     if delta_for_mu(0.0, mu) <= delta:
         return 0.0
+    if delta_for_mu(MAX_EPSILON, mu) > delta:
+        raise AccountingError(f"noise_multiplier {noise_multiplier:g} over {num_iterations} iterations gives an epsilon "
+                              f"above {MAX_EPSILON:g} at delta {delta:g}: no meaningful guarantee; add more noise")
     # delta(eps) decreases in eps, so the root is unique.
-    return float(optimize.brentq(lambda eps: delta_for_mu(eps, mu) - delta, 0.0, _EPS_UPPER, xtol=1e-12, rtol=1e-12))
+    return float(optimize.brentq(lambda eps: delta_for_mu(eps, mu) - delta, 0.0, MAX_EPSILON, xtol=1e-12, rtol=1e-12))
 
 
 def noise_multiplier_for_epsilon(*, epsilon: float, delta: float, num_iterations: int) -> float:
     """The smallest noise multiplier sigma that makes PE (epsilon, delta)-DP over ``num_iterations``."""
-    epsilon = _check_positive("epsilon", epsilon)
+    epsilon = _check_epsilon(epsilon)
     delta = _check_delta(delta)
     num_iterations = _check_iterations(num_iterations)
     # delta(eps; mu) increases in mu: find the largest admissible mu.
     mu = optimize.brentq(lambda m: delta_for_mu(epsilon, m) - delta, _MU_LOWER, _MU_UPPER, xtol=1e-14, rtol=1e-14)
     return float(math.sqrt(num_iterations) / mu)
+
+
+def pld_discretization(epsilon: float) -> float:
+    """The PLD grid step for a cross-check near ``epsilon``: 1e-4, coarser for large epsilon.
+
+    The PLD's cost grows with epsilon / step (54 s at epsilon 1000 with a fixed 1e-4); a step of
+    2e-5 * epsilon keeps it under a second while its pessimistic rounding stays far below 0.1%.
+    """
+    return max(1e-4, 2e-5 * float(epsilon))
 
 
 def pld_epsilon(*, noise_multiplier: float, delta: float, num_iterations: int, discretization: float = 1e-4) -> float:
@@ -125,8 +150,11 @@ def calibrate(
         "neighbouring": NEIGHBOURING,
     }
     if cross_check:
+        step = pld_discretization(epsilon)
         record["cross_check"] = {
             "accountant": "dp_accounting.pld.PLDAccountant",
-            "epsilon": pld_epsilon(noise_multiplier=noise_multiplier, delta=delta, num_iterations=num_iterations),
+            "epsilon": pld_epsilon(noise_multiplier=noise_multiplier, delta=delta, num_iterations=num_iterations,
+                                   discretization=step),
+            "value_discretization_interval": step,
         }
     return record

@@ -6,10 +6,13 @@ import contextlib
 import json
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from privevo.classes import NUM_CLASSES
 
 
 class ArtifactError(ValueError):
@@ -65,11 +68,41 @@ def save_images(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray 
         np.savez_compressed(tmp, **arrays)
 
 
-def load_images(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray | None]:
-    """Read ``(images, labels)`` written by :func:`save_images` (labels may be ``None``)."""
-    with np.load(path, allow_pickle=False) as data:
-        images = check_images(data["images"], name=str(path))
-        labels = data["labels"] if "labels" in data.files else None
+def check_labels(labels: np.ndarray, *, num_images: int, num_classes: int | None, name: str = "labels") -> np.ndarray:
+    """Validate class labels: a 1-D integer array, one per image, in 0..num_classes-1; returned as int64."""
+    if not isinstance(labels, np.ndarray) or not np.issubdtype(labels.dtype, np.integer):
+        raise ArtifactError(f"{name}: labels must be integers, got {getattr(labels, 'dtype', type(labels).__name__)}")
+    if labels.shape != (num_images,):
+        raise ArtifactError(f"{name}: expected {num_images} labels in a 1-D array, got shape {labels.shape}")
+    if len(labels):
+        low, high = int(labels.min()), int(labels.max())
+        if low < 0 or (num_classes is not None and high >= num_classes):
+            allowed = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
+            raise ArtifactError(f"{name}: labels must be in {allowed}, found values in {low}..{high}")
+    return labels.astype(np.int64, copy=False)
+
+
+def load_images(path: str | os.PathLike, *, num_classes: int | None = NUM_CLASSES
+                ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Read ``(images, labels)`` written by :func:`save_images` (labels may be ``None``).
+
+    Labels are checked against ``num_classes`` (None: any non-negative integer, e.g. public source ids).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "images" not in data.files:
+                raise ArtifactError(f"{path}: no 'images' array (found {', '.join(data.files) or 'nothing'})")
+            images = check_images(data["images"], name=str(path))
+            labels = data["labels"] if "labels" in data.files else None
+    except ArtifactError:
+        raise
+    except (OSError, ValueError, zipfile.BadZipFile) as exc:
+        raise ArtifactError(f"{path}: not a readable .npz of images ({exc})") from exc
+    if labels is not None:
+        labels = check_labels(labels, num_images=len(images), num_classes=num_classes, name=str(path))
     return images, labels
 
 

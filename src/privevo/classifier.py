@@ -30,12 +30,12 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from privevo.classes import NUM_CLASSES
 from privevo.seeding import rng, torch_seed
 from privevo.timing import model_time
 
 logger = logging.getLogger("privevo.classifier")
 
-NUM_CLASSES = 10
 DEFAULT_EPOCHS = 30
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LR = 2e-3

@@ -16,11 +16,6 @@ logger = logging.getLogger("privevo")
 TIMING_PREFIX = "TIMING "
 _PROCESS_START = time.time()
 
-DP_RELEASE_NOTE = (
-    "The DP release is the final synthetic set and every noisy histogram. Evaluation outputs that read "
-    "private data (FD/FID against private images, accuracy on the private test split, per-iteration FD "
-    "curves) are NOT part of the DP release and carry no DP guarantee."
-)
 
 
 def _configure_logging(level: str) -> None:
@@ -105,7 +100,7 @@ def cmd_pretrain(args) -> int:
     import pandas as pd
 
     params = _params(args)
-    images, _ = load_images(args.public)
+    images, _ = load_images(args.public, num_classes=None)
     summary = pretrain(images, model_params=params["model"], out_dir=args.out, seed=params["seed"], device=params["device"])
     loss = pd.read_csv(Path(args.out) / "loss.csv")
     save_curve(Path(args.out) / "loss.png", loss["step"], {"loss": loss["loss"], "smoothed": loss["loss_smoothed"]},
@@ -116,6 +111,24 @@ def cmd_pretrain(args) -> int:
     samples = api.random(64, seed=seeding.torch_seed(params["seed"], role="pretrain", iteration=1), desc="sample grid")
     save_grid(Path(args.out) / "samples.png", samples, ncols=8, scale=3)
     logger.info("pretraining done: %s", summary)
+    return 0
+
+
+def cmd_model_info(args) -> int:
+    """A record of the foundation model this run uses: pretrained here, or the user's local folder."""
+    import hashlib
+
+    from privevo.artifacts import save_json
+
+    params = _params(args)
+    model = Path(args.model)
+    weights = sorted(p for p in model.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
+    if not weights:
+        raise FileNotFoundError(f"no model weights (*.safetensors or *.bin) under {model}; see model.local_path")
+    record = {"source": params["model"]["source"], "folder": str(model),
+              "weights": {str(p.relative_to(model)): hashlib.sha256(p.read_bytes()).hexdigest() for p in weights}}
+    save_json(args.out, record)
+    print(json.dumps(record, indent=2))
     return 0
 
 
@@ -164,12 +177,13 @@ def cmd_pe_init(args) -> int:
 
 def cmd_pe_lookahead(args) -> int:
     from privevo.artifacts import load_images, save_npy
-    from privevo.config import variation_degrees
+    from privevo.config import degree_of_iteration
     from privevo.pe import lookahead_embeddings
 
     params = _params(args)
     images, labels = load_images(args.candidates)
-    degree = variation_degrees(params)[args.iteration]
+    # The lookahead of S_t embeds the candidates voted on in iteration t + 1, with that iteration's degree.
+    degree = degree_of_iteration(params, args.iteration + 1)
     features = lookahead_embeddings(
         _api(params, args.model), _embedder(params), images, labels, degree=degree,
         lookahead_degree=params["pe"]["lookahead_degree"], iteration=args.iteration, seed=params["seed"],
@@ -181,44 +195,61 @@ def cmd_pe_lookahead(args) -> int:
 
 def cmd_pe_histogram(args) -> int:
     """The only PE step that reads private data (through its embeddings)."""
-    from privevo.artifacts import load_images, load_json, load_npy, save_csv, save_images, save_npz
+    from privevo.artifacts import check_labels, load_images, load_json, load_npy, save_csv, save_images, save_npz
+    from privevo.classes import NUM_CLASSES
     from privevo.config import histogram_threshold
-    from privevo.pe import histogram_and_selection
+    from privevo.draws import draw_fingerprint, load_or_draw
+    from privevo.noise import noise_record, noise_source
+    from privevo.pe import noisy_histograms, select_parents
 
     params = _params(args)
-    pe = params["pe"]
-    calibration = load_json(args.calibration)
-    sigma = calibration["noise_multiplier"]
-    threshold = histogram_threshold(params, sigma)
+    pe, privacy = params["pe"], params["privacy"]
+    sigma = load_json(args.calibration)["noise_multiplier"]
     images, labels = load_images(args.candidates)
-    frame, selected = histogram_and_selection(
-        load_npy(args.private_embeddings), load_npy(args.private_labels), load_npy(args.lookahead), labels,
-        noise_multiplier=sigma, threshold=threshold, num_neighbours=pe["num_nearest_neighbours"],
-        selection=pe["selection"], num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
-        seed=params["seed"], backend=pe["nn_backend"],
-    )
+    lookahead = load_npy(args.lookahead)
+    private_embeddings = load_npy(args.private_embeddings)
+    private_labels = check_labels(load_npy(args.private_labels), num_images=len(private_embeddings),
+                                  num_classes=NUM_CLASSES, name=args.private_labels)
+    inputs = {"lookahead": lookahead, "candidate_labels": labels, "private_embeddings": private_embeddings,
+              "private_labels": private_labels}
+    settings = {"iteration": args.iteration, "noise_multiplier": sigma, "num_nearest_neighbours": pe["num_nearest_neighbours"],
+                "noise": noise_record(privacy)["source"]}
+    noisy, reused = load_or_draw(Path(args.out_dir) / "draws", draw_fingerprint(arrays=inputs, settings=settings),
+                                 lambda: noisy_histograms(
+                                     private_embeddings, private_labels, lookahead, labels, noise_multiplier=sigma,
+                                     num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"],
+                                     noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c,
+                                                                            iteration=args.iteration)))
+    del private_embeddings, private_labels
+    threshold = histogram_threshold(params, sigma)
+    frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
+                                     selection=pe["selection"], rank_top=pe["rank_top"],
+                                     num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
+                                     seed=params["seed"])
     out_dir = Path(args.out_dir)
     columns = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
                "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
     save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in columns.items()},
-             noise_multiplier=sigma, threshold=threshold)
+             noise_multiplier=sigma, threshold=threshold, noise_source=noise_record(privacy)["source"])
     save_csv(out_dir / "histogram.csv", frame)
     save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
-    logger.info("iteration %d: sigma=%.3f H=%.2f; candidates surviving the threshold per class: %s",
-                args.iteration, sigma, threshold, survived.round(2).to_dict())
+    logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
+                args.iteration, sigma, threshold, noise_record(privacy)["source"],
+                " (reused the stored draw)" if reused else "", survived.round(2).to_dict())
     return 0
 
 
 def cmd_pe_variation(args) -> int:
     from privevo.artifacts import load_images, load_npz
-    from privevo.config import variation_degrees
+    from privevo.config import degree_of_iteration
     from privevo.pe import variation_population
 
     params = _params(args)
     images, labels = load_images(args.selected)
     parent_ids = load_npz(args.selected)["parent_ids"]
-    varied = variation_population(_api(params, args.model), images, labels, degree=variation_degrees(params)[args.iteration],
+    varied = variation_population(_api(params, args.model), images, labels,
+                                  degree=degree_of_iteration(params, args.iteration),
                                   iteration=args.iteration, seed=params["seed"])
     # Siblings (variations of one selected parent) share a parent id; evaluation splits by it.
     _save_population(args.out, varied, labels, parent_ids=parent_ids)
@@ -227,47 +258,53 @@ def cmd_pe_variation(args) -> int:
 
 def cmd_pe_release(args) -> int:
     from privevo.artifacts import load_json, load_npz, save_json
-    from privevo.config import FASHION_MNIST_CLASSES, histogram_threshold, variation_degrees
+    from privevo.reports import privacy_report
 
     params = _params(args)
     final = load_npz(args.final)
     images, labels = final["images"], final["labels"]
     groups = {"group_ids": final["parent_ids"]} if "parent_ids" in final else {}
     _save_population(args.out_synthetic, images, labels, **groups)
-    calibration = load_json(args.calibration)
-    pe = params["pe"]
-    sigma = calibration["noise_multiplier"]
-    report = {
-        "epsilon": calibration["epsilon"],
-        "delta": calibration["delta"],
-        "noise_multiplier": sigma,
-        "num_iterations": calibration["num_iterations"],
-        "accountant": calibration["accountant"],
-        "accountant_description": calibration["accountant_description"],
-        "cross_check": calibration.get("cross_check"),
-        "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
-        "sensitivity_l2": calibration["sensitivity_l2"],
-        "neighbouring": calibration["neighbouring"],
-        "votes": {
-            "num_nearest_neighbours": pe["num_nearest_neighbours"],
-            "vote_weight": f"1/sqrt({pe['num_nearest_neighbours']})",
-        },
-        "histogram_threshold": histogram_threshold(params, sigma),
-        "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
-        "public": {
-            "class_set": list(FASHION_MNIST_CLASSES),
-            "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
-            "foundation_model": "pretrained on public data only" if params["model"]["source"] == "pretrain" else params["model"]["local_path"],
-            "variation_degrees": variation_degrees(params),
-        },
-        "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
-                       "iter_*/candidates.npz"],
-        "clean_counts_written": False,
-        "note": DP_RELEASE_NOTE,
-        "num_synthetic": int(len(images)),
-    }
+    audit = load_json(args.audit) if args.audit else None
+    report = privacy_report(params, load_json(args.calibration), num_synthetic=len(images), audit=audit,
+                            compute=_compute_record(params))
     save_json(args.out_privacy, report)
     print(json.dumps({k: report[k] for k in ("epsilon", "delta", "noise_multiplier", "num_iterations", "accountant")}))
+    if not report["noise"]["is_dp_release"]:
+        logger.warning("%s", report["noise"]["warning"])
+    return 0
+
+
+def _compute_record(params: dict) -> dict:
+    """Where the models ran and in which precision (auto resolves per machine)."""
+    from privevo.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
+
+    device = resolve_device(params["device"])
+    precision, reason = resolve_mixed_precision(params["model"]["mixed_precision"], device)
+    return {"device": str(device), "mixed_precision_setting": params["model"]["mixed_precision"],
+            "mixed_precision": precision, "mixed_precision_reason": reason, "cpu": cpu_capability_report()}
+
+
+def cmd_audit(args) -> int:
+    """Empirical lower bound on the epsilon of one histogram release, from a distinguishing attack."""
+    from privevo.artifacts import load_images, load_json, load_npy, save_json
+    from privevo.audit import run_audit, stand_in_sets
+    from privevo.config import histogram_threshold
+
+    params = _params(args)
+    sigma = load_json(args.calibration)["noise_multiplier"]
+    _, labels = load_images(args.candidates)
+    private, candidates = stand_in_sets(load_npy(args.lookahead), labels)
+    result = run_audit(private, candidates, noise_multiplier=sigma, threshold=histogram_threshold(params, sigma),
+                       delta=params["privacy"]["delta"], num_neighbours=params["pe"]["num_nearest_neighbours"],
+                       num_trials=params["audit"]["num_trials"], confidence=params["audit"]["confidence"],
+                       max_private=params["audit"]["max_private"], noise_scale=args.noise_scale,
+                       backend=params["pe"]["nn_backend"], selection_seed=params["seed"])
+    result["stand_in"] = ("D = S_0's lookahead embeddings of every class but the audited one (public: made by the "
+                          "foundation model); candidates = the audited class's S_0 lookahead embeddings")
+    save_json(args.out, result)
+    print(json.dumps({k: result[k] for k in ("epsilon_lower_bound", "accounted_epsilon_one_release", "passed",
+                                             "mu_estimate", "mu_accounted")}, indent=2))
     return 0
 
 
@@ -291,7 +328,7 @@ def cmd_fid(args) -> int:
     embedder = make_embedder(args.embedder, **options)
     stats = []
     for path in (args.first, args.second):
-        images, _ = load_images(path)
+        images, _ = load_images(path, num_classes=None)
         stats.append(FeatureStats.from_features(embedder.embed(images, batch_size=args.batch_size)))
     metric = _fd_metric_name(args.embedder)
     print(json.dumps({"metric": metric, "value": frechet_distance(*stats), "first": args.first, "n_first": stats[0].n,
@@ -421,29 +458,10 @@ def cmd_eval_metrics(args) -> int:
     import pandas as pd
 
     from privevo.artifacts import load_json, save_json
+    from privevo.reports import run_metrics
 
-    privacy, downstream, real = load_json(args.privacy), load_json(args.downstream), load_json(args.real)
-    curve = pd.read_csv(args.fd_curve)
-    overall = curve[curve["class"] == "all"].sort_values("iteration")
-    metric = overall["metric"].iloc[0]
-    metrics = {
-        "epsilon": privacy["epsilon"],
-        "delta": privacy["delta"],
-        "noise_multiplier": privacy["noise_multiplier"],
-        "num_iterations": privacy["num_iterations"],
-        "accountant": privacy["accountant"],
-        "fd_metric": metric,
-        "fd_initial": float(overall["value"].iloc[0]),
-        "fd_final": float(overall["value"].iloc[-1]),
-        "accuracy_mean": downstream["accuracy_mean"],
-        "accuracy_std": downstream["accuracy_std"],
-        "accuracy_seeds": len(downstream["seeds"]),
-        "real_data_accuracy_mean": real["accuracy_mean"],
-        "real_data_accuracy_std": real["accuracy_std"],
-        "num_synthetic": privacy["num_synthetic"],
-        "run": Path(args.privacy).parent.name,
-        "note": "fd_* and accuracy_* read private data: evaluation, not part of the DP release",
-    }
+    metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
+                          fd_curve=pd.read_csv(args.fd_curve), run=Path(args.privacy).parent.name)
     save_json(args.out, metrics)
     print(json.dumps(metrics, indent=2))
     return 0
@@ -475,21 +493,13 @@ def cmd_publish(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    import pandas as pd
-
     from privevo.artifacts import load_json, save_csv, save_text
+    from privevo.reports import summary_table
 
-    rows = [load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))]
-    columns = ["run", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "fd_metric", "fd_initial",
-               "fd_final", "accuracy_mean", "accuracy_std", "accuracy_seeds", "real_data_accuracy_mean", "num_synthetic"]
-    frame = pd.DataFrame(rows, columns=columns)
+    frame, markdown = summary_table([load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))])
     save_csv(args.out_csv, frame)
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for row in frame.itertuples(index=False):
-        lines.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row) + " |")
-    save_text(args.out_md, "# privevo runs\n\nFD and accuracy read private data (evaluation, not DP).\n\n"
-              + "\n".join(lines) + "\n")
-    print("\n".join(lines))
+    save_text(args.out_md, markdown)
+    print(markdown)
     return 0
 
 
@@ -514,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = step("pretrain", cmd_pretrain, "pretrain the foundation DDPM on the public set only")
     p.add_argument("--public", required=True)
     p.add_argument("--out", required=True, help="diffusers model folder to write")
+    p = step("model-info", cmd_model_info, "record which foundation model a run uses (with weight hashes)")
+    p.add_argument("--model", required=True, help="the diffusers model folder")
+    p.add_argument("--out", required=True)
     p = step("embed-private", cmd_embed_private, "embed the private training set (input of the DP histogram)")
     p.add_argument("--private", required=True)
     p.add_argument("--out", required=True)
@@ -552,6 +565,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--calibration", required=True)
     p.add_argument("--out-synthetic", required=True)
     p.add_argument("--out-privacy", required=True)
+    p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
+    p = step("audit", cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
+    p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
+    p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--noise-scale", type=float, default=1.0,
+                   help="scale the mechanism's noise (simulates an implementation with too little noise; 1 = as accounted)")
+    p.add_argument("--out", required=True)
     p = step("fid", cmd_fid, "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
              params=False)
     p.add_argument("first")
@@ -600,6 +621,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from privevo.accounting import AccountingError
+    from privevo.artifacts import ArtifactError
     from privevo.config import ParamsError
     from privevo.data import DataSourceError
     from privevo.histogram import EmptyHistogramError
@@ -609,7 +632,9 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         code = args.func(args)
-    except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError) as exc:
+    except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError, ArtifactError,
+            AccountingError) as exc:
+        # Bad input is the user's to fix: one line naming it, no traceback.
         logger.error("%s", exc)
         return 2
     from privevo.timing import model_totals

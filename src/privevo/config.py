@@ -11,6 +11,9 @@ from typing import Any
 import jsonschema
 import yaml
 
+from privevo.accounting import MAX_EPSILON
+from privevo.classes import NUM_CLASSES
+
 # The package is installed editable from the repository, whose workflow/ holds the one schema.
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "params.schema.yaml"
 
@@ -83,32 +86,108 @@ def _check_semantics(params: dict) -> None:
             "params key privacy.epsilon / privacy.noise_multiplier: set exactly one of them "
             "(a target epsilon, or a fixed noise multiplier), and the other to null"
         )
+    if privacy["epsilon"] is not None and privacy["epsilon"] > MAX_EPSILON:
+        raise ParamsError(f"params key privacy.epsilon: {privacy['epsilon']:g} is above {MAX_EPSILON:g}, where a DP "
+                          "guarantee means nothing; use privacy.noise_multiplier to run with little noise on purpose")
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
         raise ParamsError("params key embedding.inception_path: required when embedding.name is 'inception'")
+    pe = params["pe"]
+    if pe["num_nearest_neighbours"] > pe["num_samples_per_class"]:
+        raise ParamsError(
+            f"params key pe.num_nearest_neighbours: each private sample votes for its {pe['num_nearest_neighbours']} "
+            f"nearest candidates, but a class has only pe.num_samples_per_class = {pe['num_samples_per_class']}"
+        )
+    if pe["selection"] == "rank":
+        top = pe["rank_top"]
+        if top is None or top >= pe["num_samples_per_class"]:
+            raise ParamsError(
+                f"params key pe.rank_top: selection rank keeps the top-voted candidates of each class, so rank_top "
+                f"must be set below pe.num_samples_per_class = {pe['num_samples_per_class']} (got {top})"
+            )
     variation_degrees(params)  # validates length and rounding against the DDIM steps
+    check_memory(params)
 
 
 def variation_degrees(params: dict) -> list[float]:
-    """The degree schedule of length T+1 (entry 0 is used only by the first lookahead)."""
+    """The degree of every iteration t = 1..T (list index t - 1).
+
+    Iteration t's degree is used by the lookahead of S_{t-1} and by the variation that makes S_t, as
+    DPSDA's ``variation_degree_schedule[t]``.
+    """
     pe = params["pe"]
     num_iterations = pe["num_iterations"]
     spec = pe["variation_degrees"]
     if isinstance(spec, dict):
-        start, end = float(spec["start"]), float(spec["end"])
-        degrees = [round(start + (end - start) * t / num_iterations, 6) for t in range(num_iterations + 1)]
+        start, end = spec["start"], spec["end"]
+        for key, value in (("start", start), ("end", end)):
+            check_degree(value, pe["num_inference_steps"], where=f"pe.variation_degrees.{key}")
+        span = max(num_iterations - 1, 1)
+        degrees = [round(start + (end - start) * t / span, 6) for t in range(num_iterations)]
     else:
-        degrees = [float(d) for d in spec]
-        if len(degrees) != num_iterations + 1:
+        degrees = list(spec)
+        if len(degrees) != num_iterations:
             raise ParamsError(
-                f"params key pe.variation_degrees: needs num_iterations + 1 = {num_iterations + 1} entries "
-                f"(entry 0 is used by the first lookahead), got {len(degrees)}"
+                f"params key pe.variation_degrees: needs one degree per iteration, num_iterations = {num_iterations} "
+                f"entries (iteration t's degree serves the lookahead of S_(t-1) and the variation making S_t), "
+                f"got {len(degrees)}"
             )
     steps = pe["num_inference_steps"]
     for index, degree in enumerate(degrees):
-        check_degree(degree, steps, where=f"pe.variation_degrees[{index}]")
+        check_degree(degree, steps, where=f"pe.variation_degrees[{index}] (iteration {index + 1})")
     return degrees
+
+
+def degree_of_iteration(params: dict, iteration: int) -> float:
+    """degree_t for t = 1..T."""
+    num_iterations = params["pe"]["num_iterations"]
+    if not 1 <= iteration <= num_iterations:
+        raise ValueError(f"iteration {iteration} outside 1..{num_iterations}")
+    return variation_degrees(params)[iteration - 1]
+
+
+# The memory estimate is sized for the largest supported private images (CIFAR-10, 32x32x3).
+_MAX_IMAGE_BYTES = 32 * 32 * 3
+_EMBEDDING_DIMS = {"lite0": 1280, "inception": 2048, "pixels": _MAX_IMAGE_BYTES}
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo, or None where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def estimate_peak_memory(params: dict) -> dict:
+    """Bytes the largest PE step holds at once: the lookahead step keeps all k variations of the population
+    as uint8 images and their float32 embeddings, plus the population itself."""
+    pe = params["pe"]
+    population = pe["num_samples_per_class"] * NUM_CLASSES
+    k = max(pe["lookahead_degree"], 1)
+    image_bytes = _MAX_IMAGE_BYTES
+    embedding_bytes = 4 * _EMBEDDING_DIMS[params["embedding"]["name"]]
+    lookahead = population * k * (image_bytes + embedding_bytes)
+    return {"population": population, "lookahead_variations": population * k,
+            "bytes": int(lookahead + population * image_bytes * 3)}
+
+
+def check_memory(params: dict, *, available: int | None = None) -> None:
+    """Refuse a population or lookahead_degree whose lookahead step would not fit in memory."""
+    available = available_memory_bytes() if available is None else available
+    if available is None:
+        return
+    estimate = estimate_peak_memory(params)
+    if estimate["bytes"] > available:
+        raise ParamsError(
+            f"params key pe.lookahead_degree / pe.num_samples_per_class: the lookahead step would hold "
+            f"{estimate['lookahead_variations']:,} variations and their embeddings, about "
+            f"{estimate['bytes'] / 2**30:.1f} GiB, but {available / 2**30:.1f} GiB is available; lower one of them"
+        )
 
 
 def check_degree(degree: float, num_inference_steps: int, *, where: str = "degree") -> int:
@@ -137,8 +216,3 @@ def privacy_tag(params: dict) -> str:
     if privacy["epsilon"] is not None:
         return f"eps_{privacy['epsilon']}"
     return f"sigma_{privacy['noise_multiplier']}"
-
-
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)

@@ -31,23 +31,14 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 
 from privevo.artifacts import save_images, save_json
+from privevo.classes import FASHION_MNIST_CLASSES, NUM_CLASSES
 
 logger = logging.getLogger("privevo.data")
 
+PRIVATE_LABEL = ("PRIVATE: computed from the private data without noise (class counts, digests); not part of "
+                 "the DP release, never to be published or copied into a run folder")
+
 IMAGE_SHAPE = (28, 28, 1)
-NUM_CLASSES = 10
-FASHION_MNIST_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
@@ -1007,16 +998,20 @@ def prepare_data(
         else:
             origins[name] = "procedural"
     manifest = {
+        "privacy_label": PRIVATE_LABEL,
+        "private_fields": ["private_train", "private_test", "sources.fashion_mnist_dir"],
         "seed": int(seed),
         "image_shape": list(IMAGE_SHAPE),
         "class_names": list(FASHION_MNIST_CLASSES),
         "private_train": {
+            "privacy_label": PRIVATE_LABEL,
             "file": "private_train.npz",
             "count": int(private["train"][0].shape[0]),
             "per_class": _per_class(private["train"][1], FASHION_MNIST_CLASSES),
             "sha256": images_digest(private["train"][0]),
         },
         "private_test": {
+            "privacy_label": PRIVATE_LABEL,
             "file": "private_test.npz",
             "count": int(private["test"][0].shape[0]),
             "per_class": _per_class(private["test"][1], FASHION_MNIST_CLASSES),
@@ -1035,9 +1030,8 @@ def prepare_data(
     }
     save_json(out_dir / "data_manifest.json", manifest)
     logger.info(
-        "data written to %s: %d private train, %d private test, %d public (%s) in %.1f s",
-        out_dir, manifest["private_train"]["count"], manifest["private_test"]["count"],
-        manifest["public"]["count"], ", ".join(f"{k} {v}" for k, v in manifest["public"]["per_source"].items()),
+        "data written to %s (its manifest holds PRIVATE counts): %d public images (%s) in %.1f s",
+        out_dir, manifest["public"]["count"], ", ".join(f"{k} {v}" for k, v in manifest["public"]["per_source"].items()),
         time.perf_counter() - start,
     )
     return manifest

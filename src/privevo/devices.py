@@ -1,8 +1,13 @@
-"""Which torch device a step runs on."""
+"""Which torch device a step runs on, and whether it runs bf16 natively."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 import torch
+
+logger = logging.getLogger("privevo.devices")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -20,3 +25,91 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available (use 'cpu' or 'auto')")
     return dev
+
+
+# --- mixed precision ---------------------------------------------------------------------------------------------
+#
+# bf16 autocast only pays off where the hardware has bf16 arithmetic. On CPUs without it (AVX2-only x86, for
+# example) torch emulates bf16 and a step runs about ten times slower than fp32, so ``auto`` asks the hardware.
+
+MIXED_PRECISION_SETTINGS = ("auto", "fp32", "bf16")
+# /proc/cpuinfo flags that mean the cores compute in bf16 themselves (AVX512-BF16 or Intel AMX).
+BF16_CPU_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
+# Flags worth printing next to a benchmark: the vector width and the bf16 extensions.
+REPORTED_CPU_FLAGS = ("avx2", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")
+
+
+def torch_cpu_capability() -> str:
+    """The instruction set torch's CPU kernels were dispatched to, e.g. ``"AVX2"`` or ``"AVX512"``."""
+    return torch.backends.cpu.get_cpu_capability()
+
+
+def read_cpu_flags(cpuinfo: str | Path = "/proc/cpuinfo") -> frozenset[str]:
+    """The CPU feature flags of the first core listed in ``cpuinfo``; empty when it cannot be read (not Linux)."""
+    try:
+        text = Path(cpuinfo).read_text(errors="replace")
+    except OSError as exc:
+        logger.debug("cannot read CPU flags from %s: %s", cpuinfo, exc)
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        # x86 calls the line "flags", ARM "Features"; every core lists the same set, so the first suffices.
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_capability_report() -> dict:
+    """What decides CPU bf16 support, for reports and benchmarks."""
+    flags = read_cpu_flags()
+    native, reason = _cpu_runs_bf16_natively()
+    return {
+        "torch_capability": torch_cpu_capability(),
+        "cpu_flags": [flag for flag in REPORTED_CPU_FLAGS if flag in flags],
+        "native_bf16": native,
+        "reason": reason,
+    }
+
+
+def resolve_mixed_precision(setting: str, device: str | torch.device) -> tuple[str, str]:
+    """Turn ``model.mixed_precision`` (``auto``, ``fp32`` or ``bf16``) into ``fp32`` or ``bf16`` plus a one-line reason.
+
+    ``auto`` picks bf16 only where ``device`` runs it natively. An explicit setting is kept as it is, with a
+    warning when bf16 would be emulated.
+    """
+    if setting not in MIXED_PRECISION_SETTINGS:
+        raise ValueError(f"mixed_precision must be one of {MIXED_PRECISION_SETTINGS}; got {setting!r}")
+    # A torch.device is taken as given, so callers (and tests) can ask about "cuda" without touching CUDA.
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    if setting == "fp32":
+        return "fp32", "set in params"
+    native, why = _runs_bf16_natively(dev)
+    if setting == "bf16":
+        if not native:
+            logger.warning("mixed_precision bf16 on %s will be emulated and slow (%s); consider fp32 or auto",
+                            dev, why)
+            return "bf16", f"set in params; {why}"
+        return "bf16", "set in params"
+    return ("bf16" if native else "fp32"), f"auto: {why}"
+
+
+def _runs_bf16_natively(device: torch.device) -> tuple[bool, str]:
+    if device.type == "cuda":
+        # including_emulation=False: pre-Ampere GPUs can run bf16 only emulated, which is no faster than fp32.
+        if torch.cuda.is_bf16_supported(including_emulation=False):
+            return True, "CUDA device supports bf16"
+        return False, "CUDA device has no native bf16"
+    if device.type == "cpu":
+        return _cpu_runs_bf16_natively()
+    return False, f"no native bf16 check for {device.type} devices"
+
+
+def _cpu_runs_bf16_natively() -> tuple[bool, str]:
+    # Both are needed: the flags say the silicon has bf16 units, the capability says torch's kernels use them.
+    capability = torch_cpu_capability()
+    bf16_flags = sorted(BF16_CPU_FLAGS & read_cpu_flags())
+    wide_kernels = "AVX512" in capability.upper() or "AMX" in capability.upper()
+    if wide_kernels and bf16_flags:
+        return True, f"CPU runs bf16 natively (torch {capability}, flags {', '.join(bf16_flags)})"
+    flags_text = ", ".join(bf16_flags) if bf16_flags else f"no {' or '.join(sorted(BF16_CPU_FLAGS))} flag"
+    return False, f"CPU would emulate bf16 (torch {capability}, {flags_text})"

@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 
 from privevo.artifacts import check_images
 from privevo.config import check_degree
-from privevo.devices import resolve_device
+from privevo.devices import resolve_device, resolve_mixed_precision
 from privevo.timing import model_time
 
 logger = logging.getLogger("privevo.diffusion")
@@ -28,9 +28,12 @@ class ModelFolderError(FileNotFoundError):
 
 
 def autocast(device: torch.device, mixed_precision: str):
+    """bf16 autocast on ``device``, or nothing for fp32; ``auto`` must be resolved first (resolve_mixed_precision)."""
     if mixed_precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+    if mixed_precision == "fp32":
+        return contextlib.nullcontext()
+    raise ValueError(f"autocast needs a resolved precision, 'fp32' or 'bf16'; got {mixed_precision!r}")
 
 
 def images_to_tensor(images: np.ndarray, channels: int) -> torch.Tensor:
@@ -88,7 +91,7 @@ class DiffusionAPI:
         output_channels: int = 1,
         batch_size: int = 128,
         device: str = "auto",
-        mixed_precision: str = "fp32",
+        mixed_precision: str = "auto",
     ):
         from diffusers import DDIMScheduler
 
@@ -99,7 +102,8 @@ class DiffusionAPI:
         self.num_inference_steps = num_inference_steps
         self.output_channels = output_channels
         self.batch_size = batch_size
-        self.mixed_precision = mixed_precision
+        self.mixed_precision, self.mixed_precision_reason = resolve_mixed_precision(mixed_precision, self.device)
+        logger.info("sampling in %s on %s (%s)", self.mixed_precision, self.device, self.mixed_precision_reason)
         size = unet.config.sample_size
         self.sample_shape = (unet.config.in_channels, *((size, size) if isinstance(size, int) else size))
 

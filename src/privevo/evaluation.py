@@ -14,6 +14,9 @@ from privevo.frechet import FeatureStats, frechet_distance_to_features
 
 logger = logging.getLogger("privevo.evaluation")
 
+PRIVATE_STATS_LABEL = ("PRIVATE: feature statistics of the private data without noise; evaluation only, not part "
+                       "of the DP release, never to be published")
+
 ALL_CLASSES = "all"
 
 
@@ -29,12 +32,12 @@ def save_stats(path: str | Path, stats: dict[str, FeatureStats]) -> None:
     arrays = {}
     for key, s in stats.items():
         arrays[f"mu_{key}"], arrays[f"sigma_{key}"], arrays[f"n_{key}"] = s.mu, s.sigma, np.int64(s.n)
-    save_npz(path, **arrays)
+    save_npz(path, **arrays, privacy_label=np.array(PRIVATE_STATS_LABEL))
 
 
 def load_stats(path: str | Path) -> dict[str, FeatureStats]:
     arrays = load_npz(path)
-    keys = [k[3:] for k in arrays if k.startswith("mu_")]
+    keys = [k[3:] for k in arrays if k.startswith("mu_")]  # privacy_label is not a statistic
     return {k: FeatureStats(mu=arrays[f"mu_{k}"], sigma=arrays[f"sigma_{k}"], n=int(arrays[f"n_{k}"])) for k in keys}
 
 

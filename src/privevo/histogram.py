@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from privevo.neighbours import nearest_neighbours
+from privevo.noise import NoiseSource
 
 
 class EmptyHistogramError(RuntimeError):
@@ -53,16 +54,18 @@ class NoisyHistogram:
     noise_multiplier: float
     threshold: float
 
-    @property
-    def probabilities(self) -> np.ndarray:
-        total = self.thresholded_counts.sum()
-        if total <= 0:
+    def check_not_empty(self) -> None:
+        if self.thresholded_counts.sum() <= 0:
             raise EmptyHistogramError(
                 f"all {len(self.thresholded_counts)} noisy counts are zero after the threshold "
                 f"H={self.threshold:g} (noise multiplier {self.noise_multiplier:g}); lower "
                 "pe.histogram_threshold or raise privacy.epsilon"
             )
-        return self.thresholded_counts / total
+
+    @property
+    def probabilities(self) -> np.ndarray:
+        self.check_not_empty()
+        return self.thresholded_counts / self.thresholded_counts.sum()
 
 
 def dp_nn_histogram(
@@ -71,15 +74,19 @@ def dp_nn_histogram(
     *,
     noise_multiplier: float,
     threshold: float,
-    noise_rng: np.random.Generator,
+    noise: NoiseSource,
     num_neighbours: int = 1,
     backend: str = "auto",
 ) -> NoisyHistogram:
-    """The DP nearest-neighbour histogram (PE's Algorithm 2) with Gaussian noise N(0, sigma^2) per bin."""
+    """The DP nearest-neighbour histogram (PE's Algorithm 2) with Gaussian noise N(0, sigma^2) per bin.
+
+    ``noise`` draws from the OS entropy by default (:mod:`privevo.noise`): a seeded generator here would
+    let anyone with the params subtract the noise.
+    """
     if noise_multiplier < 0:
         raise ValueError(f"noise_multiplier must be >= 0, got {noise_multiplier}")
     counts = clean_votes(private_embeddings, candidate_embeddings, num_neighbours=num_neighbours, backend=backend)
-    noisy = counts + noise_rng.normal(0.0, noise_multiplier, size=counts.shape)
+    noisy = counts + noise.gaussian(noise_multiplier, len(counts))
     del counts
     return NoisyHistogram(noisy, threshold_counts(noisy, threshold), float(noise_multiplier), float(threshold))
 
@@ -89,7 +96,7 @@ def sample_selection(probabilities: np.ndarray, num_samples: int, rng: np.random
     return np.sort(rng.choice(len(probabilities), size=num_samples, replace=True, p=probabilities))
 
 
-def rank_selection(probabilities: np.ndarray, num_samples: int) -> np.ndarray:
+def proportional_selection(probabilities: np.ndarray, num_samples: int) -> np.ndarray:
     """Deterministic allocation: each candidate gets floor(n p) copies, the remainder goes by largest
     fractional part (ties to the higher probability, then the lower index)."""
     expected = probabilities * num_samples
@@ -101,9 +108,33 @@ def rank_selection(probabilities: np.ndarray, num_samples: int) -> np.ndarray:
     return np.repeat(np.arange(len(probabilities)), copies)
 
 
-def select(probabilities: np.ndarray, num_samples: int, *, method: str, rng: np.random.Generator) -> np.ndarray:
+def rank_selection(thresholded_counts: np.ndarray, noisy_counts: np.ndarray, num_samples: int, *,
+                   top: int) -> np.ndarray:
+    """DPSDA's rank mode: the ``top`` candidates with the highest thresholded noisy count (ties broken by
+    the noisy count, then the lower index), each repeated so that ``num_samples`` parents come out.
+
+    DPSDA selects the top N and makes ``next_variation_api_fold`` variations of each; repeating each of the
+    top candidates num_samples / top times is the same thing with one variation per parent.
+    """
+    if not 1 <= top <= len(thresholded_counts):
+        raise ValueError(f"rank selection keeps 1..{len(thresholded_counts)} candidates, got top={top}")
+    order = np.lexsort((np.arange(len(thresholded_counts)), -noisy_counts, -thresholded_counts))
+    best = np.sort(order[:top])
+    return np.sort(np.resize(best, num_samples))
+
+
+SELECTION_METHODS = ("sample", "rank", "proportional")
+
+
+def select(histogram: NoisyHistogram, num_samples: int, *, method: str, rng: np.random.Generator,
+           rank_top: int | None = None) -> np.ndarray:
+    """Indices of the ``num_samples`` parents of the next population, from the noisy histogram only."""
     if method == "sample":
-        return sample_selection(probabilities, num_samples, rng)
+        return sample_selection(histogram.probabilities, num_samples, rng)
+    if method == "proportional":
+        return proportional_selection(histogram.probabilities, num_samples)
     if method == "rank":
-        return rank_selection(probabilities, num_samples)
-    raise ValueError(f"unknown selection method {method!r}; choose sample or rank")
+        histogram.check_not_empty()
+        return rank_selection(histogram.thresholded_counts, histogram.noisy_counts, num_samples,
+                              top=rank_top if rank_top is not None else num_samples)
+    raise ValueError(f"unknown selection method {method!r}; choose from {', '.join(SELECTION_METHODS)}")

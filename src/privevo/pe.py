@@ -7,12 +7,14 @@ Populations are class-major: a (N_total, H, W, C) uint8 array with int64 labels,
 from __future__ import annotations
 
 import logging
+from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from privevo import seeding
-from privevo.histogram import EmptyHistogramError, dp_nn_histogram, select
+from privevo.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, select, threshold_counts
+from privevo.noise import NoiseSource
 
 logger = logging.getLogger("privevo.pe")
 
@@ -54,49 +56,67 @@ def lookahead_embeddings(
     return features.reshape(len(images), k, -1).mean(axis=1).astype(np.float32)
 
 
-def histogram_and_selection(
+def noisy_histograms(
     private_embeddings: np.ndarray,
     private_labels: np.ndarray,
     candidate_embeddings: np.ndarray,
     candidate_labels: np.ndarray,
     *,
     noise_multiplier: float,
-    threshold: float,
     num_neighbours: int,
+    noise_for_class: Callable[[int], NoiseSource],
+    backend: str = "auto",
+) -> np.ndarray:
+    """The noisy vote counts of one iteration, one per candidate (aligned with ``candidate_labels``).
+
+    Class c's private samples vote only for class c's candidates; the classes partition the private set,
+    so together the histograms still have L2 sensitivity 1. ``noise_for_class(c)`` gives class c's noise
+    source (the OS entropy unless debugging). Thresholding and selection are post-processing of these counts.
+    """
+    if len(private_embeddings) != len(private_labels):
+        raise ValueError("private embeddings and labels differ in length")
+    noisy = np.empty(len(candidate_labels), dtype=np.float64)
+    for c, cand_index in class_slices(candidate_labels).items():
+        # An empty private class is not logged: that would be a private fact outside the DP release.
+        histogram = dp_nn_histogram(
+            private_embeddings[private_labels == c],
+            candidate_embeddings[cand_index],
+            noise_multiplier=noise_multiplier,
+            threshold=0.0,
+            noise=noise_for_class(c),
+            num_neighbours=num_neighbours,
+            backend=backend,
+        )
+        noisy[cand_index] = histogram.noisy_counts
+    return noisy
+
+
+def select_parents(
+    noisy_counts: np.ndarray,
+    candidate_labels: np.ndarray,
+    *,
+    noise_multiplier: float,
+    threshold: float,
     selection: str,
     num_samples_per_class: int,
     iteration: int,
     seed: int,
-    backend: str = "auto",
+    rank_top: int | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """The per-class DP NN histograms of one iteration and the indices of the selected candidates.
+    """Threshold the noisy counts and pick the parents of S_t, per class, from the noisy counts only.
 
-    Class c's private samples vote only for class c's candidates; the classes partition the private set,
-    so together the histograms still have L2 sensitivity 1. Returns a frame with one row per candidate
-    (noisy counts only) and the selected candidate indices (class-major).
+    Returns a frame with one row per candidate (noisy counts only) and the selected candidate indices
+    (class-major). The selection stream is seeded per (class, iteration).
     """
-    if len(private_embeddings) != len(private_labels):
-        raise ValueError("private embeddings and labels differ in length")
     rows, selected = [], []
     for c, cand_index in class_slices(candidate_labels).items():
-        private_c = private_embeddings[private_labels == c]
-        if len(private_c) == 0:
-            logger.warning("class %d has no private samples; its histogram is pure noise", c)
-        histogram = dp_nn_histogram(
-            private_c,
-            candidate_embeddings[cand_index],
-            noise_multiplier=noise_multiplier,
-            threshold=threshold,
-            noise_rng=seeding.rng(seed, role="noise", class_index=c, iteration=iteration),
-            num_neighbours=num_neighbours,
-            backend=backend,
-        )
+        noisy = noisy_counts[cand_index]
+        histogram = NoisyHistogram(noisy, threshold_counts(noisy, threshold), float(noise_multiplier), float(threshold))
         try:
-            probabilities = histogram.probabilities
+            chosen = select(histogram, num_samples_per_class, method=selection, rank_top=rank_top,
+                            rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
         except EmptyHistogramError as exc:
             raise EmptyHistogramError(f"iteration {iteration}, class {c}: {exc}") from exc
-        chosen = select(probabilities, num_samples_per_class, method=selection,
-                        rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
         selected.append(cand_index[chosen])
         rows.append(pd.DataFrame({
             "candidate_id": cand_index,

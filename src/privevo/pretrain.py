@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from privevo import seeding
 from privevo.artifacts import atomic_path, check_images, save_csv, save_json
-from privevo.devices import resolve_device
+from privevo.devices import resolve_device, resolve_mixed_precision
 from privevo.diffusion import autocast, images_to_tensor
 from privevo.timing import model_time
 
@@ -57,6 +57,9 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
     check_images(images, name="public images")
     out_dir = Path(out_dir)
     dev = resolve_device(device)
+    # Resolved once here; the checkpoint fingerprint keeps the setting as written (e.g. "auto") in model_params.
+    precision, precision_reason = resolve_mixed_precision(model_params["mixed_precision"], dev)
+    logger.info("training in %s on %s (%s)", precision, dev, precision_reason)
     torch.manual_seed(seeding.torch_seed(seed, role="pretrain"))
     rng = seeding.rng(seed, role="pretrain")
     n, size, _, channels = images.shape
@@ -103,7 +106,7 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
         noise = torch.randn_like(clean)
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,), device=dev)
         noisy = scheduler.add_noise(clean, noise, timesteps)
-        with model_time("unet_train"), autocast(dev, model_params["mixed_precision"]):
+        with model_time("unet_train"), autocast(dev, precision):
             prediction = unet(noisy, timesteps).sample
         loss = torch.nn.functional.mse_loss(prediction.float(), noise)
         optimizer.zero_grad(set_to_none=True)
@@ -134,6 +137,8 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
         "seconds": round(seconds, 2),
         "final_loss_smoothed": float(loss_frame["loss_smoothed"].iloc[-1]),
         "device": str(dev),
+        "mixed_precision": precision,
+        "mixed_precision_reason": precision_reason,
     }
     save_json(out_dir / "pretrain_summary.json", summary)
     return summary

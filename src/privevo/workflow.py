@@ -6,9 +6,10 @@ reuses the model, the private embeddings, S_0 and its lookahead embeddings.
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
-from privevo.config import privacy_tag, variation_degrees
+from privevo.config import degree_of_iteration, privacy_tag
 
 
 class Layout:
@@ -29,6 +30,8 @@ class Layout:
             self.model_dir = str(params["model"]["local_path"])
             unet_dir = Path(self.model_dir) / "unet"
             self.model_marker = str((unet_dir if unet_dir.is_dir() else Path(self.model_dir)) / "config.json")
+        # Written in both modes (in local mode it is the only file under results/model).
+        self.model_record = f"{results}/model/model.json"
         self.private_embeddings = f"{results}/embeddings/private_train.npy"
         self.private_labels = f"{results}/embeddings/private_train_labels.npy"
         self.base_dir = f"{results}/pe/base"
@@ -39,6 +42,7 @@ class Layout:
         self.synthetic = f"{self.run_dir}/synthetic.npz"
         self.synthetic_grid = f"{self.run_dir}/synthetic.png"
         self.privacy_report = f"{self.run_dir}/privacy.json"
+        self.audit = f"{self.run_dir}/audit.json"
         self.latest_privacy_report = f"{results}/latest/privacy.json"
         # Evaluation (reads private data, not part of the DP release).
         self.reference_stats = f"{results}/eval/reference_stats.npz"
@@ -85,11 +89,50 @@ def _pick(section: dict, *keys: str) -> dict:
     return {k: section[k] for k in keys}
 
 
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+# The privevo modules whose code decides each rule's output (beyond the thin CLI). Their content hash is part
+# of the rule's settings, so a fix to, say, the accountant reruns exactly the jobs that use it.
+RULE_MODULES = {
+    "prepare_data": ("data", "classes", "artifacts", "seeding"),
+    "pretrain": ("pretrain", "diffusion", "devices", "seeding"),
+    "histogram_private_embeddings": ("embedders",),
+    "pe_initial_samples": ("pe", "diffusion", "seeding"),
+    "pe_initial_lookahead": ("pe", "diffusion", "embedders", "seeding"),
+    "privacy_calibration": ("accounting",),
+    "histogram": ("pe", "histogram", "neighbours", "noise", "draws", "seeding"),
+    "pe_variation": ("pe", "diffusion", "seeding"),
+    "pe_lookahead": ("pe", "diffusion", "embedders", "seeding"),
+    "pe_release": ("reports", "noise"),
+    "privacy_audit": ("audit", "histogram", "neighbours", "noise", "accounting"),
+    "eval_fd_curve": ("evaluation", "frechet", "embedders"),
+    "eval_downstream": ("classifier",),
+    "eval_downstream_real": ("classifier",),
+}
+
+
+def code_version(modules) -> str:
+    """A short content hash of privevo modules (not their mtimes, which a checkout resets)."""
+    digest = hashlib.sha256()
+    for name in sorted(modules):
+        digest.update(name.encode() + b"\0" + (PACKAGE_DIR / f"{name}.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def rule_settings(params: dict, rule_name: str):
     """The settings a rule's output depends on (a dict, or a function of the iteration for per-iteration rules).
 
-    Snakemake reruns a job when these change, so each rule lists only what it really uses.
+    Snakemake reruns a job when these change, so each rule lists only what it really uses, plus the content
+    hash of the code that computes it.
     """
+    settings = _rule_settings(params, rule_name)
+    code = {"code": code_version(RULE_MODULES[rule_name])}
+    if callable(settings):
+        return lambda t: {**settings(t), **code}
+    return {**settings, **code}
+
+
+def _rule_settings(params: dict, rule_name: str):
     pe, model, emb = params["pe"], params["model"], params["embedding"]
     sampler = {**_pick(pe, "num_inference_steps"), "mixed_precision": model["mixed_precision"], "seed": params["seed"]}
     embedding = _pick(emb, "name", "resolution", "inception_path")
@@ -99,11 +142,15 @@ def rule_settings(params: dict, rule_name: str):
         "histogram_private_embeddings": embedding,
         "pe_initial_samples": {**sampler, **_pick(pe, "num_samples_per_class")},
         "pe_initial_lookahead": {**sampler, **embedding, **_pick(pe, "lookahead_degree"),
-                                 "degree": variation_degrees(params)[0]},
+                                 "degree": degree_of_iteration(params, 1)},
         "privacy_calibration": {**params["privacy"], **_pick(pe, "num_iterations")},
+        "privacy_audit": {**params["audit"], **_pick(pe, "num_nearest_neighbours", "histogram_threshold",
+                                                          "histogram_threshold_unit", "nn_backend")},
         "histogram": {"seed": params["seed"], **_pick(pe, "histogram_threshold", "histogram_threshold_unit",
-                                                       "num_nearest_neighbours", "selection", "num_samples_per_class")},
-        "pe_release": {"num_iterations": pe["num_iterations"]},
+                                                       "num_nearest_neighbours", "selection", "rank_top",
+                                                       "num_samples_per_class")},
+        "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
+                       "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
         "eval_fd_curve": {**embedding, "fd_per_class": params["evaluation"]["fd_per_class"]},
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
@@ -111,9 +158,11 @@ def rule_settings(params: dict, rule_name: str):
     }
     if rule_name in fixed:
         return fixed[rule_name]
-    degrees = variation_degrees(params)
     if rule_name == "pe_variation":
-        return lambda t: {**sampler, "degree": degrees[t]}
+        # S_t = VARIATION_API(S'_t, degree_t).
+        return lambda t: {**sampler, "degree": degree_of_iteration(params, t)}
     if rule_name == "pe_lookahead":
-        return lambda t: {**sampler, **embedding, **_pick(pe, "lookahead_degree"), "degree": degrees[t]}
+        # The lookahead of S_t feeds iteration t + 1's histogram, so it uses degree_(t+1).
+        return lambda t: {**sampler, **embedding, **_pick(pe, "lookahead_degree"),
+                          "degree": degree_of_iteration(params, t + 1)}
     raise KeyError(f"no settings declared for rule {rule_name!r}")

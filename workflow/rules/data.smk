@@ -9,4 +9,4 @@ rule prepare_data:
     log:
         L.log("prepare_data"),
     shell:
-        "privevo prepare-data {PARAMS} > {log} 2>&1"
+        "{PRIVEVO} prepare-data {PARAMS} > {log} 2>&1"

@@ -11,7 +11,7 @@ rule eval_reference_stats:
     log:
         L.log("eval_reference_stats"),
     shell:
-        "privevo eval-reference-stats --embeddings {input.embeddings} --labels {input.labels} --out {output.stats} "
+        "{PRIVEVO} eval-reference-stats --embeddings {input.embeddings} --labels {input.labels} --out {output.stats} "
         "> {log} 2>&1"
 
 
@@ -30,7 +30,7 @@ rule eval_fd_curve:
     log:
         L.run_log("eval_fd_curve"),
     shell:
-        "privevo eval-fd-curve {PARAMS} --reference {input.reference} --populations {input.populations} "
+        "{PRIVEVO} eval-fd-curve {PARAMS} --reference {input.reference} --populations {input.populations} "
         "--out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
 
 
@@ -48,7 +48,7 @@ rule eval_downstream:
     log:
         L.run_log("eval_downstream"),
     shell:
-        "privevo eval-downstream {PARAMS} --train {input.train} --test {input.test} --out {output.result} "
+        "{PRIVEVO} eval-downstream {PARAMS} --train {input.train} --test {input.test} --out {output.result} "
         "--out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
 
 
@@ -68,7 +68,7 @@ rule eval_downstream_real:
     log:
         L.log("eval_downstream_real"),
     shell:
-        "privevo eval-downstream {PARAMS} --real --train {input.train} --test {input.test} --out {output.result} "
+        "{PRIVEVO} eval-downstream {PARAMS} --real --train {input.train} --test {input.test} --out {output.result} "
         "--out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
 
 
@@ -88,7 +88,7 @@ rule inspect_histogram:
     log:
         L.run_log("inspect_histogram_{iteration}"),
     shell:
-        "privevo inspect {params.folder} --plot {output.plot} --grid {output.grid} > {output.text} 2> {log}"
+        "{PRIVEVO} inspect {params.folder} --plot {output.plot} --grid {output.grid} > {output.text} 2> {log}"
 
 
 rule eval_metrics:
@@ -102,7 +102,7 @@ rule eval_metrics:
     log:
         L.run_log("eval_metrics"),
     shell:
-        "privevo eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
+        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
         "--real {input.real} --out {output.metrics} > {log} 2>&1"
 
 
@@ -125,7 +125,7 @@ rule publish_latest:
     log:
         L.log("publish_latest"),
     shell:
-        "privevo publish --run-dir {params.run_dir} --out-dir {L.latest} > {log} 2>&1"
+        "{PRIVEVO} publish --run-dir {params.run_dir} --out-dir {L.latest} > {log} 2>&1"
 
 
 rule summary:
@@ -139,4 +139,4 @@ rule summary:
     log:
         L.log("summary"),
     shell:
-        "privevo summary --runs-dir {params.runs_dir} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"
+        "{PRIVEVO} summary --runs-dir {params.runs_dir} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"

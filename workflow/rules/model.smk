@@ -17,4 +17,18 @@ if config["model"]["source"] == "pretrain":
         log:
             L.log("pretrain"),
         shell:
-            "privevo pretrain {PARAMS} --public {input.public} --out {params.out} > {log} 2>&1"
+            "{PRIVEVO} pretrain {PARAMS} --public {input.public} --out {params.out} > {log} 2>&1"
+
+
+rule foundation_model:
+    """The foundation model's record, in both modes: DVC's foundation_model stage targets it."""
+    input:
+        marker=L.model_marker,
+    output:
+        record=L.model_record,
+    params:
+        model=L.model_dir,
+    log:
+        L.log("foundation_model"),
+    shell:
+        "{PRIVEVO} model-info {PARAMS} --model {params.model} --out {output.record} > {log} 2>&1"

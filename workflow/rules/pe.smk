@@ -18,7 +18,7 @@ rule histogram_private_embeddings:
     log:
         L.log("histogram_private_embeddings"),
     shell:
-        "privevo embed-private {PARAMS} --private {input.private_train} --out {output.embeddings} "
+        "{PRIVEVO} embed-private {PARAMS} --private {input.private_train} --out {output.embeddings} "
         "--out-labels {output.labels} > {log} 2>&1"
 
 
@@ -38,7 +38,7 @@ rule pe_initial_samples:
     log:
         L.log("pe_initial_samples"),
     shell:
-        "privevo pe-init {PARAMS} --model {params.model} --out {output.candidates} > {log} 2>&1"
+        "{PRIVEVO} pe-init {PARAMS} --model {params.model} --out {output.candidates} > {log} 2>&1"
 
 
 rule pe_initial_lookahead:
@@ -56,7 +56,7 @@ rule pe_initial_lookahead:
     log:
         L.log("pe_initial_lookahead"),
     shell:
-        "privevo pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration 0 "
+        "{PRIVEVO} pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration 0 "
         "--out {output.lookahead} > {log} 2>&1"
 
 
@@ -68,7 +68,7 @@ rule privacy_calibration:
     log:
         L.run_log("privacy_calibration"),
     shell:
-        "privevo calibrate --params {PARAMS_FILE} --out {output.calibration} > {log} 2>&1"
+        "{PRIVEVO} calibrate --params {PARAMS_FILE} --out {output.calibration} > {log} 2>&1"
 
 
 rule histogram:
@@ -91,7 +91,7 @@ rule histogram:
     log:
         L.run_log("histogram_{iteration}"),
     shell:
-        "privevo pe-histogram {PARAMS} --iteration {wildcards.iteration} --private-embeddings {input.private_embeddings} "
+        "{PRIVEVO} pe-histogram {PARAMS} --iteration {wildcards.iteration} --private-embeddings {input.private_embeddings} "
         "--private-labels {input.private_labels} --candidates {input.candidates} --lookahead {input.lookahead} "
         "--calibration {input.calibration} --out-dir {params.out_dir} > {log} 2>&1"
 
@@ -113,7 +113,7 @@ rule pe_variation:
     log:
         L.run_log("pe_variation_{iteration}"),
     shell:
-        "privevo pe-variation {PARAMS} --model {params.model} --selected {input.selected} --iteration {wildcards.iteration} "
+        "{PRIVEVO} pe-variation {PARAMS} --model {params.model} --selected {input.selected} --iteration {wildcards.iteration} "
         "--out {output.candidates} > {log} 2>&1"
 
 
@@ -132,14 +132,34 @@ rule pe_lookahead:
     log:
         L.run_log("pe_lookahead_{iteration}"),
     shell:
-        "privevo pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration {wildcards.iteration} "
+        "{PRIVEVO} pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration {wildcards.iteration} "
         "--out {output.lookahead} > {log} 2>&1"
+
+
+rule privacy_audit:
+    """Empirical lower bound on one release's epsilon: the real histogram code run many times on public
+    stand-in sets D and D + canary. Reads no private data."""
+    input:
+        candidates=L.candidates(0),
+        lookahead=L.lookahead(0),
+        calibration=L.calibration,
+    output:
+        audit=L.audit,
+    params:
+        settings=settings("privacy_audit"),
+    threads: ALL_CORES
+    log:
+        L.run_log("privacy_audit"),
+    shell:
+        "{PRIVEVO} audit {PARAMS} --candidates {input.candidates} --lookahead {input.lookahead} "
+        "--calibration {input.calibration} --out {output.audit} > {log} 2>&1"
 
 
 rule pe_release:
     input:
         final=L.candidates(L.num_iterations),
         calibration=L.calibration,
+        audit=L.audit,
     output:
         synthetic=L.synthetic,
         grid=report(L.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
@@ -149,5 +169,5 @@ rule pe_release:
     log:
         L.run_log("pe_release"),
     shell:
-        "privevo pe-release {PARAMS} --final {input.final} --calibration {input.calibration} "
+        "{PRIVEVO} pe-release {PARAMS} --final {input.final} --calibration {input.calibration} --audit {input.audit} "
         "--out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

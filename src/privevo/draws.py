@@ -1,0 +1,54 @@
+"""The store of noisy histogram draws: a draw that reached disk is reused, never drawn again.
+
+With noise from the OS entropy, drawing a histogram twice is two releases of the same private data, and
+the accountant counts only one. Snakemake deletes the outputs of a job it considers incomplete (a run
+killed between the histogram and its CSV, say), so the noisy counts are first written here, outside the
+job's declared outputs, keyed by everything they depend on. A rerun with the same inputs finds them and
+only redoes the post-processing (threshold, selection), which costs no privacy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from privevo.artifacts import load_npz, save_npz
+
+logger = logging.getLogger("privevo.draws")
+
+
+def draw_fingerprint(*, arrays: dict[str, np.ndarray], settings: dict) -> str:
+    """sha256 over the arrays' bytes, shapes and dtypes and the JSON of ``settings``."""
+    digest = hashlib.sha256()
+    for name in sorted(arrays):
+        array = np.ascontiguousarray(arrays[name])
+        digest.update(f"{name}:{array.dtype.str}:{array.shape}".encode())
+        digest.update(array.data)
+    digest.update(json.dumps(settings, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def draw_path(store_dir: str | Path, fingerprint: str) -> Path:
+    return Path(store_dir) / f"noisy_counts_{fingerprint[:20]}.npz"
+
+
+def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+    """The stored noisy counts for ``fingerprint``, or a fresh ``draw()`` saved atomically before it is used.
+
+    Returns (noisy_counts, reused).
+    """
+    path = draw_path(store_dir, fingerprint)
+    if path.exists():
+        stored = load_npz(path)
+        if str(stored.get("fingerprint")) == fingerprint:
+            logger.info("reusing the noisy counts already drawn in %s (a second draw would be a second release)",
+                        path)
+            return stored["noisy_counts"], True
+    noisy_counts = np.asarray(draw(), dtype=np.float64)
+    save_npz(path, noisy_counts=noisy_counts, fingerprint=np.array(fingerprint))
+    return noisy_counts, False

@@ -1,0 +1,129 @@
+"""The privacy report of a run (privacy.json): the guarantee, the noise behind it and what it covers."""
+
+from __future__ import annotations
+
+from privevo.classes import FASHION_MNIST_CLASSES
+from privevo.config import histogram_threshold, variation_degrees
+from privevo.noise import noise_record
+
+DP_RELEASE_NOTE = (
+    "The DP release is the final synthetic set and every noisy histogram. Evaluation outputs that read "
+    "private data (FD/FID against private images, accuracy on the private test split, per-iteration FD "
+    "curves) are NOT part of the DP release and carry no DP guarantee."
+)
+
+
+def private_subset_record(max_private_samples: int | None) -> dict:
+    """What a ``data.max_private_samples`` subset means for the guarantee."""
+    if max_private_samples is None:
+        return {"max_private_samples": None, "meaning": "the whole private training set voted"}
+    return {
+        "max_private_samples": int(max_private_samples),
+        "meaning": (f"only a stratified subset of at most {max_private_samples} private training images voted; the "
+                    "guarantee covers that subset, and the choice of subset is a fixed function of the data "
+                    "order (not a random subsample), so it gives no privacy amplification"),
+    }
+
+
+def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit: dict | None = None,
+                   compute: dict | None = None) -> dict:
+    """privacy.json: epsilon, delta, sigma, T, the accountant, the noise source, and what is released."""
+    pe = params["pe"]
+    sigma = calibration["noise_multiplier"]
+    noise = noise_record(params["privacy"])
+    report = {
+        "epsilon": calibration["epsilon"],
+        "delta": calibration["delta"],
+        "noise_multiplier": sigma,
+        "num_iterations": calibration["num_iterations"],
+        "accountant": calibration["accountant"],
+        "accountant_description": calibration["accountant_description"],
+        "cross_check": calibration.get("cross_check"),
+        "is_dp_release": noise["is_dp_release"],
+        "noise": noise,
+        "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
+        "sensitivity_l2": calibration["sensitivity_l2"],
+        "neighbouring": calibration["neighbouring"],
+        "votes": {
+            "num_nearest_neighbours": pe["num_nearest_neighbours"],
+            "vote_weight": f"1/sqrt({pe['num_nearest_neighbours']})",
+        },
+        "histogram_threshold": histogram_threshold(params, sigma),
+        "selection": pe["selection"] + (f" (top {pe['rank_top']} per class)" if pe["selection"] == "rank" else ""),
+        "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
+        "private_data": private_subset_record(params["data"]["max_private_samples"]),
+        "public": {
+            "class_set": list(FASHION_MNIST_CLASSES),
+            "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
+            "foundation_model": "pretrained on public data only" if params["model"]["source"] == "pretrain" else params["model"]["local_path"],
+            "variation_degrees": variation_degrees(params),
+            "variation_degrees_note": ("entry t-1 is iteration t's degree: the lookahead of S_(t-1) and the "
+                                       "variation that makes S_t both use it"),
+        },
+        "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
+                       "iter_*/candidates.npz", "iter_*/draws/*.npz (the stored noisy counts)"],
+        "clean_counts_written": False,
+        "note": DP_RELEASE_NOTE,
+        "num_synthetic": int(num_synthetic),
+    }
+    if audit is not None:
+        report["audit"] = audit
+    if compute is not None:
+        report["compute"] = compute
+    if not noise["is_dp_release"]:
+        report["warning"] = noise["warning"]
+    return report
+
+
+def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: str) -> dict:
+    """metrics.json of a run: the privacy triple, FD and accuracy (the last two read private data)."""
+    overall = fd_curve[fd_curve["class"] == "all"].sort_values("iteration")
+    metrics = {
+        "epsilon": privacy["epsilon"],
+        "delta": privacy["delta"],
+        "noise_multiplier": privacy["noise_multiplier"],
+        "num_iterations": privacy["num_iterations"],
+        "accountant": privacy["accountant"],
+        "is_dp_release": privacy["is_dp_release"],
+        "noise_source": privacy["noise"]["source"],
+        "fd_metric": overall["metric"].iloc[0],
+        "fd_initial": float(overall["value"].iloc[0]),
+        "fd_final": float(overall["value"].iloc[-1]),
+        "accuracy_mean": downstream["accuracy_mean"],
+        "accuracy_std": downstream["accuracy_std"],
+        "accuracy_seeds": len(downstream["seeds"]),
+        "real_data_accuracy_mean": real["accuracy_mean"],
+        "real_data_accuracy_std": real["accuracy_std"],
+        "num_synthetic": privacy["num_synthetic"],
+        "run": run,
+        "note": "fd_* and accuracy_* read private data: evaluation, not part of the DP release",
+    }
+    if "audit" in privacy:
+        metrics["audit_epsilon_lower_bound"] = privacy["audit"]["epsilon_lower_bound"]
+        metrics["audit_accounted_epsilon_one_release"] = privacy["audit"]["accounted_epsilon_one_release"]
+    if "compute" in privacy:
+        metrics["mixed_precision"] = privacy["compute"]["mixed_precision"]
+    if not privacy["is_dp_release"]:
+        metrics["warning"] = privacy["warning"]
+    return metrics
+
+
+SUMMARY_COLUMNS = ["run", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "is_dp_release",
+                   "fd_metric", "fd_initial", "fd_final", "accuracy_mean", "accuracy_std", "accuracy_seeds",
+                   "real_data_accuracy_mean", "num_synthetic"]
+
+
+def summary_table(metrics: list[dict]):
+    """One row per run, as a DataFrame and as Markdown; runs that are not DP releases are flagged in bold."""
+    import pandas as pd
+
+    frame = pd.DataFrame(metrics, columns=SUMMARY_COLUMNS)
+    frame["is_dp_release"] = frame["is_dp_release"].fillna(True).astype(bool)
+    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    for row in frame.itertuples(index=False):
+        cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    warnings = [f"- **{m['run']}: {m['warning']}**" for m in metrics if m.get("warning")]
+    markdown = ("# privevo runs\n\nFD and accuracy read private data (evaluation, not DP).\n\n"
+                + ("\n".join(warnings) + "\n\n" if warnings else "") + "\n".join(lines) + "\n")
+    return frame, markdown
