@@ -315,3 +315,19 @@ def run_audit(
                 "(accounted %.4g), %.1f s", epsilon_lower_bound, 100 * confidence, accounted,
                 "passed" if record["passed"] else "FAILED", mu, mu_stderr, record["mu_accounted"], record["seconds"])
     return record
+
+
+def stand_in_sets(lookahead_embeddings: np.ndarray, labels: np.ndarray, *, audited_class: int = 0
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """Public stand-ins for the audit, so it reads no private data: D = S_0's lookahead embeddings of every
+    other class, voting over the audited class's candidates.
+
+    The guarantee must hold for every D, so a public D audits the same mechanism, and the result can be
+    printed in the privacy report without spending privacy.
+    """
+    if len(lookahead_embeddings) != len(labels):
+        raise ValueError(f"{len(lookahead_embeddings)} embeddings but {len(labels)} labels")
+    audited = labels == audited_class
+    if not audited.any() or audited.all():
+        raise ValueError(f"the audit needs candidates of class {audited_class} and of at least one other class")
+    return lookahead_embeddings[~audited], lookahead_embeddings[audited]

@@ -165,7 +165,7 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_pe_init(args) -> int:
-    from privevo.config import FASHION_MNIST_CLASSES
+    from privevo.classes import FASHION_MNIST_CLASSES
     from privevo.pe import initial_population
 
     params = _params(args)
@@ -198,29 +198,22 @@ def cmd_pe_histogram(args) -> int:
     from privevo.artifacts import check_labels, load_images, load_json, load_npy, save_csv, save_images, save_npz
     from privevo.classes import NUM_CLASSES
     from privevo.config import histogram_threshold
-    from privevo.draws import draw_fingerprint, load_or_draw
     from privevo.noise import noise_record, noise_source
-    from privevo.pe import noisy_histograms, select_parents
+    from privevo.pe import noisy_histograms_once, select_parents
 
     params = _params(args)
     pe, privacy = params["pe"], params["privacy"]
     sigma = load_json(args.calibration)["noise_multiplier"]
     images, labels = load_images(args.candidates)
-    lookahead = load_npy(args.lookahead)
     private_embeddings = load_npy(args.private_embeddings)
     private_labels = check_labels(load_npy(args.private_labels), num_images=len(private_embeddings),
                                   num_classes=NUM_CLASSES, name=args.private_labels)
-    inputs = {"lookahead": lookahead, "candidate_labels": labels, "private_embeddings": private_embeddings,
-              "private_labels": private_labels}
-    settings = {"iteration": args.iteration, "noise_multiplier": sigma, "num_nearest_neighbours": pe["num_nearest_neighbours"],
-                "noise": noise_record(privacy)["source"]}
-    noisy, reused = load_or_draw(Path(args.out_dir) / "draws", draw_fingerprint(arrays=inputs, settings=settings),
-                                 lambda: noisy_histograms(
-                                     private_embeddings, private_labels, lookahead, labels, noise_multiplier=sigma,
-                                     num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"],
-                                     noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c,
-                                                                            iteration=args.iteration)))
-    del private_embeddings, private_labels
+    noise = noise_record(privacy)["source"]
+    noisy, reused = noisy_histograms_once(
+        Path(args.out_dir) / "draws", private_embeddings, private_labels, load_npy(args.lookahead), labels,
+        noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"],
+        iteration=args.iteration, noise_name=noise,
+        noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=args.iteration))
     threshold = histogram_threshold(params, sigma)
     frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
                                      selection=pe["selection"], rank_top=pe["rank_top"],
@@ -230,13 +223,13 @@ def cmd_pe_histogram(args) -> int:
     columns = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
                "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
     save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in columns.items()},
-             noise_multiplier=sigma, threshold=threshold, noise_source=noise_record(privacy)["source"])
+             noise_multiplier=sigma, threshold=threshold, noise_source=noise)
     save_csv(out_dir / "histogram.csv", frame)
     save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
     logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
-                args.iteration, sigma, threshold, noise_record(privacy)["source"],
-                " (reused the stored draw)" if reused else "", survived.round(2).to_dict())
+                args.iteration, sigma, threshold, noise, " (reused the stored draw)" if reused else "",
+                survived.round(2).to_dict())
     return 0
 
 
