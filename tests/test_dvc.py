@@ -28,22 +28,29 @@ def run(args, cwd):
     return proc
 
 
-@pytest.fixture(scope="module")
-def dvc_project(tmp_path_factory):
-    """A copy of the project whose params.yaml is the smoke config, as its own git + DVC repository."""
-    project = tmp_path_factory.mktemp("dvc_project")
-    for name in ("Snakefile", "dvc.yaml", "workflow", "src", ".dvc", ".dvcignore", ".gitignore"):
+def copy_project(project: Path, params: dict) -> Path:
+    """A copy of the project with ``params`` as its params.yaml, as its own git + DVC repository."""
+    project.mkdir(parents=True, exist_ok=True)
+    for name in ("Snakefile", "dvc.yaml", "workflow", "profiles", "src", ".dvc", ".dvcignore", ".gitignore"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("tmp", "cache", "__pycache__"))
         else:
             shutil.copy(source, project / name)
-    shutil.copy(ROOT / "config" / "smoke.yaml", project / "params.yaml")
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     (project / "data").mkdir()
     os.symlink(ROOT / "data" / "sources", project / "data" / "sources")
     run(["git", "init", "-q"], project)
     run(["git", "add", "-A"], project)
     run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"], project)
+    return project
+
+
+@pytest.fixture(scope="module")
+def dvc_project(tmp_path_factory):
+    """The project on the smoke config, reproduced once with `dvc repro`."""
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    project = copy_project(tmp_path_factory.mktemp("dvc_project"), params)
     run([str(BIN / "dvc"), "repro"], project)
     yield project
     shutil.rmtree(project, ignore_errors=True)
@@ -80,3 +87,23 @@ def test_dvc_exp_run_sets_epsilon(dvc_project):
     assert metrics["epsilon"] == 5.0
     shown = run([str(BIN / "dvc"), "exp", "show", "--json"], dvc_project).stdout
     assert "5.0" in shown
+
+
+def test_dvc_model_stage_works_in_real_mode(tmp_path):
+    """model.source: local has no pretrain rule; DVC's model stage still runs and records the user's folder."""
+    from diffusers import DDPMScheduler
+
+    from privevo.pretrain import build_unet
+
+    model = tmp_path / "my-ddpm"
+    build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \
+        .save_pretrained(model / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(model / "scheduler")
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params["model"].update(source="local", local_path=str(model))
+    project = copy_project(tmp_path / "project", params)
+    proc = run([str(BIN / "dvc"), "repro", "foundation_model"], project)
+    assert "rule pretrain" not in proc.stdout + proc.stderr
+    record = json.loads((project / "results-smoke" / "model" / "model.json").read_text())
+    assert record["source"] == "local" and record["folder"] == str(model)
+    assert set(record["weights"]) == {"unet/diffusion_pytorch_model.safetensors"}
