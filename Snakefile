@@ -4,8 +4,8 @@
 import shlex
 import sys
 
-from privevo.config import ParamsError, load_params
-from privevo.workflow import Layout
+from privevo.config.params import ParamsError, load_params
+from privevo.config.layout import Layout
 
 PARAMS_FILE = config.get("params_file", "params.yaml")
 try:

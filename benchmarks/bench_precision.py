@@ -25,9 +25,9 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import torch  # noqa: E402
 
-from privevo.devices import cpu_capability_report, resolve_device, resolve_mixed_precision  # noqa: E402
-from privevo.diffusion import autocast  # noqa: E402
-from privevo.pretrain import build_unet  # noqa: E402
+from privevo.core.devices import cpu_capability_report, resolve_device, resolve_mixed_precision  # noqa: E402
+from privevo.apis.diffusion import autocast  # noqa: E402
+from privevo.models.ddpm import build_unet  # noqa: E402
 
 TRAIN_BATCH = 64
 SAMPLE_BATCH = 128

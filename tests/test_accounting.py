@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from privevo import accounting
+from privevo.accountants import gdp as accounting
 
 # SPEC section 2: (sigma, T, delta) -> epsilon.
 GOLDEN = [

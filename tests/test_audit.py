@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from privevo import audit, histogram
+from privevo.evaluation import audit
+from privevo.pe import histogram
 
 DELTA = 1e-5
 SIGMA = 10.5518  # the noise multiplier of the default config

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.config import ParamsError, check_memory, load_params, validate_params
+from privevo.config.params import ParamsError, check_memory, load_params, validate_params
 
 from conftest import ROOT
 

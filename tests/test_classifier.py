@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-import privevo.classifier as clf
-from privevo.classifier import (
+import privevo.models.classifier as clf
+from privevo.models.classifier import (
     SmallCNN,
     evaluate,
     num_parameters,
@@ -190,7 +190,7 @@ def test_augment_shapes_and_flip():
 
 
 def test_grouped_split_keeps_each_group_on_one_side():
-    from privevo.classifier import stratified_split
+    from privevo.models.classifier import stratified_split
 
     labels = np.repeat(np.arange(3), 40)
     groups = np.arange(120) // 4  # ten sibling groups of four per class

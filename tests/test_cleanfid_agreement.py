@@ -8,7 +8,7 @@ import pytest
 
 cleanfid_fid = pytest.importorskip("cleanfid.fid", reason="clean-fid needs torchvision, which has no CPU build here")
 
-from privevo.frechet import FeatureStats, frechet_distance  # noqa: E402
+from privevo.evaluation.frechet import FeatureStats, frechet_distance  # noqa: E402
 
 
 def test_frechet_distance_matches_cleanfid():

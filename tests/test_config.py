@@ -5,7 +5,7 @@ import sys
 import pytest
 import yaml
 
-from privevo.config import (ParamsError, degree_of_iteration, load_params, privacy_tag, validate_params,
+from privevo.config.params import (ParamsError, degree_of_iteration, load_params, privacy_tag, validate_params,
                             variation_degrees)
 
 from conftest import ROOT

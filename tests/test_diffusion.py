@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from privevo.config import ParamsError
-from privevo.diffusion import DiffusionAPI, ModelFolderError
-from privevo.pretrain import build_unet
+from privevo.config.params import ParamsError
+from privevo.apis.diffusion import DiffusionAPI, ModelFolderError
+from privevo.models.ddpm import build_unet
 
 
 @pytest.fixture(scope="module")

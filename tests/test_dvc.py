@@ -93,7 +93,7 @@ def test_dvc_model_stage_works_in_real_mode(tmp_path):
     """model.source: local has no pretrain rule; DVC's model stage still runs and records the user's folder."""
     from diffusers import DDPMScheduler
 
-    from privevo.pretrain import build_unet
+    from privevo.models.ddpm import build_unet
 
     model = tmp_path / "my-ddpm"
     build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \

@@ -21,7 +21,7 @@ from privevo.embedders import (
     make_embedder,
     resolve_device,
 )
-from privevo.timing import model_totals
+from privevo.core.timing import model_totals
 
 
 @pytest.fixture(scope="module", autouse=True)

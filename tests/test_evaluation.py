@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from privevo.evaluation import (ALL_CLASSES, effective_sample_size, fd_curve_frame, histogram_summary, load_stats,
+from privevo.evaluation.fd_curve import (ALL_CLASSES, effective_sample_size, fd_curve_frame, histogram_summary, load_stats,
                                 population_distances, reference_stats, save_stats)
 
 

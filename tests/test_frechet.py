@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import scipy.linalg
 
-from privevo.frechet import FeatureStats, frechet_distance, sqrtm_psd_product
+from privevo.evaluation.frechet import FeatureStats, frechet_distance, sqrtm_psd_product
 
 
 def _random_psd(rng, d, rank=None):
@@ -104,7 +104,7 @@ def test_fid_cli_on_pixels(tmp_path):
     import subprocess
     import sys
 
-    from privevo.artifacts import save_images
+    from privevo.io.artifacts import save_images
 
     rng = np.random.default_rng(0)
     a = rng.integers(0, 100, size=(64, 8, 8, 1), dtype=np.uint8)
@@ -119,7 +119,7 @@ def test_fid_cli_on_pixels(tmp_path):
 
 @pytest.mark.parametrize("n", [10, 60])
 def test_low_rank_path_agrees_with_full_computation(n):
-    from privevo.frechet import frechet_distance_to_features
+    from privevo.evaluation.frechet import frechet_distance_to_features
 
     rng = np.random.default_rng(n)
     reference = FeatureStats.from_features(rng.normal(size=(500, 40)) @ rng.normal(size=(40, 40)))

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from privevo import histogram as H
-from privevo.noise import EntropyNoise, ReproducibleNoise, SecureNoise
-from privevo.neighbours import nearest_neighbours
+from privevo.pe import histogram as H
+from privevo.pe.noise import EntropyNoise, ReproducibleNoise, SecureNoise
+from privevo.pe.neighbours import nearest_neighbours
 
 
 def brute_force_votes(private, candidates, m=1):

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo import cli, seeding
-from privevo.artifacts import load_npz, save_images
-from privevo.histogram import clean_votes
+from privevo.cli import commands as cli
+from privevo.core import seeding
+from privevo.io.artifacts import load_npz, save_images
+from privevo.pe.histogram import clean_votes
 
 from conftest import ROOT
 

@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo import cli, pe, seeding
-from privevo.artifacts import load_npz, save_images
-from privevo.config import load_params, variation_degrees
-from privevo.noise import EntropyNoise, ReproducibleNoise
-from privevo.workflow import rule_settings
+from privevo.cli import commands as cli
+from privevo.pe import loop as pe
+from privevo.core import seeding
+from privevo.io.artifacts import load_npz, save_images
+from privevo.config.params import load_params, variation_degrees
+from privevo.pe.noise import EntropyNoise, ReproducibleNoise
+from privevo.config.layout import rule_settings
 
 from conftest import ROOT
 

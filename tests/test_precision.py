@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from privevo import devices
-from privevo.devices import cpu_capability_report, read_cpu_flags, resolve_mixed_precision
-from privevo.diffusion import DiffusionAPI, autocast
-from privevo.pretrain import build_unet, pretrain
+from privevo.core import devices
+from privevo.core.devices import cpu_capability_report, read_cpu_flags, resolve_mixed_precision
+from privevo.apis.diffusion import DiffusionAPI, autocast
+from privevo.models.ddpm import build_unet, pretrain
 
 CPU = torch.device("cpu")
 
@@ -55,10 +55,10 @@ def test_explicit_settings_pass_through(monkeypatch, setting):
 
 def test_explicit_bf16_on_an_emulating_cpu_warns(monkeypatch, caplog):
     fake_cpu(monkeypatch, capability="AVX2", flags={"avx2"})
-    with caplog.at_level(logging.WARNING, logger="privevo.devices"):
+    with caplog.at_level(logging.WARNING, logger="privevo.core.devices"):
         precision, reason = resolve_mixed_precision("bf16", CPU)
     assert precision == "bf16" and "emulate" in reason
-    assert any("emulated and slow" in r.getMessage() for r in caplog.records if r.name == "privevo.devices")
+    assert any("emulated and slow" in r.getMessage() for r in caplog.records if r.name == "privevo.core.devices")
 
 
 def test_unknown_setting_is_rejected():

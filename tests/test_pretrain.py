@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from privevo.pretrain import pretrain
+from privevo.models.ddpm import pretrain
 
 PARAMS = {"block_out_channels": [8, 16], "layers_per_block": 1, "attention": False, "train_steps": 6,
           "batch_size": 8, "learning_rate": 1e-3, "warmup_steps": 2, "ema_decay": 0.99, "num_train_timesteps": 100,

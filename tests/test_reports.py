@@ -4,10 +4,10 @@ import jinja2
 import pandas as pd
 import pytest
 
-from privevo.accounting import calibrate
-from privevo.config import load_params
-from privevo.noise import NOT_DP_WARNING
-from privevo.reports import privacy_report, run_metrics, summary_table
+from privevo.accountants.gdp import calibrate
+from privevo.config.params import load_params
+from privevo.pe.noise import NOT_DP_WARNING
+from privevo.reports.privacy import privacy_report, run_metrics, summary_table
 
 from conftest import ROOT
 

@@ -6,8 +6,8 @@ import shutil
 
 import pytest
 
-from privevo import workflow
-from privevo.config import load_params
+from privevo.config import layout as workflow
+from privevo.config.params import load_params
 
 from conftest import ROOT
 
@@ -35,7 +35,7 @@ def test_a_fix_to_the_accountant_changes_only_the_rules_that_use_it(params, tmp_
     before = {rule: workflow.rule_settings(params, rule) for rule in ("privacy_calibration", "privacy_audit", "pretrain")}
     copy = tmp_path / "privevo"
     shutil.copytree(workflow.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    with open(copy / "accounting.py", "a") as handle:
+    with open(copy / "accountants" / "gdp.py", "a") as handle:
         handle.write("\n# a fix\n")
     monkeypatch.setattr(workflow, "PACKAGE_DIR", copy)
     after = {rule: workflow.rule_settings(params, rule) for rule in before}

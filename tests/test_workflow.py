@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privevo.artifacts import load_images, load_json, load_npz
-from privevo.workflow import Layout
+from privevo.io.artifacts import load_images, load_json, load_npz
+from privevo.config.layout import Layout
 
 from conftest import snakemake, write_params
 

@@ -1,3 +1,3 @@
-from privevo.cli import main
+from privevo.cli.commands import main
 
 raise SystemExit(main())

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from privevo.classes import FASHION_MNIST_CLASSES
-from privevo.config import histogram_threshold, variation_degrees
-from privevo.noise import noise_record
+from privevo.core.classes import FASHION_MNIST_CLASSES
+from privevo.config.params import histogram_threshold, variation_degrees
+from privevo.pe.noise import noise_record
 
 DP_RELEASE_NOTE = (
     "The DP release is the final synthetic set and every noisy histogram. Evaluation outputs that read "

@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from privevo.devices import resolve_device
-from privevo.timing import model_time
+from privevo.core.devices import resolve_device
+from privevo.core.timing import model_time
 
 logger = logging.getLogger("privevo.embedders")
 

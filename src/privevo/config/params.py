@@ -11,11 +11,11 @@ from typing import Any
 import jsonschema
 import yaml
 
-from privevo.accounting import MAX_EPSILON
-from privevo.classes import NUM_CLASSES
+from privevo.accountants.gdp import MAX_EPSILON
+from privevo.core.classes import NUM_CLASSES
 
 # The package is installed editable from the repository, whose workflow/ holds the one schema.
-SCHEMA_PATH = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "params.schema.yaml"
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "params.schema.yaml"
 
 
 class ParamsError(ValueError):

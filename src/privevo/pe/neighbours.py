@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-logger = logging.getLogger("privevo.neighbours")
+logger = logging.getLogger("privevo.pe.neighbours")
 
 
 def _as_float32(name: str, array: np.ndarray) -> np.ndarray:

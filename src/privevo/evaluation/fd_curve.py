@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from privevo.artifacts import load_npz, save_npz
-from privevo.frechet import FeatureStats, frechet_distance_to_features
+from privevo.io.artifacts import load_npz, save_npz
+from privevo.evaluation.frechet import FeatureStats, frechet_distance_to_features
 
-logger = logging.getLogger("privevo.evaluation")
+logger = logging.getLogger("privevo.evaluation.fd_curve")
 
 PRIVATE_STATS_LABEL = ("PRIVATE: feature statistics of the private data without noise; evaluation only, not part "
                        "of the DP release, never to be published")

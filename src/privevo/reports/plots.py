@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from privevo.artifacts import atomic_path, check_images
+from privevo.io.artifacts import atomic_path, check_images
 
 
 def image_grid(images: np.ndarray, *, ncols: int, scale: int = 2, pad: int = 1) -> np.ndarray:

@@ -30,8 +30,8 @@ from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
-from privevo.artifacts import save_images, save_json
-from privevo.classes import FASHION_MNIST_CLASSES, NUM_CLASSES
+from privevo.io.artifacts import save_images, save_json
+from privevo.core.classes import FASHION_MNIST_CLASSES, NUM_CLASSES
 
 logger = logging.getLogger("privevo.data")
 

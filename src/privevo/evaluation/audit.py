@@ -25,10 +25,11 @@ import numpy as np
 from scipy import stats
 from tqdm.auto import tqdm
 
-from privevo import accounting, histogram
-from privevo.noise import EntropyNoise, NoiseSource
+from privevo.accountants import gdp as accounting
+from privevo.pe import histogram
+from privevo.pe.noise import EntropyNoise, NoiseSource
 
-logger = logging.getLogger("privevo.audit")
+logger = logging.getLogger("privevo.evaluation.audit")
 
 METHOD = (
     "threshold attack on the projection of the noisy counts onto the canary's shift (D vs D plus one "

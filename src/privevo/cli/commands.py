@@ -26,13 +26,13 @@ def _configure_logging(level: str) -> None:
 
 
 def _params(args):
-    from privevo.config import load_params
+    from privevo.config.params import load_params
 
     return load_params(args.params)
 
 
 def _api(params: dict, model_dir: str):
-    from privevo.diffusion import DiffusionAPI
+    from privevo.apis.diffusion import DiffusionAPI
 
     return DiffusionAPI.from_pretrained(
         model_dir,
@@ -57,8 +57,8 @@ def _embedder(params: dict):
 
 def _save_population(path: str, images, labels, **extra) -> None:
     """A population as .npz (with ``extra`` arrays) plus its per-class PNG grid next to it."""
-    from privevo.artifacts import save_images
-    from privevo.plots import save_class_grid
+    from privevo.io.artifacts import save_images
+    from privevo.reports.plots import save_class_grid
 
     save_images(path, images, labels, **extra)
     save_class_grid(Path(path).with_suffix(".png"), images, labels)
@@ -69,7 +69,7 @@ def _save_population(path: str, images, labels, **extra) -> None:
 
 def cmd_validate_params(args) -> int:
     params = _params(args)
-    from privevo.config import privacy_tag, variation_degrees
+    from privevo.config.params import privacy_tag, variation_degrees
 
     print(json.dumps({"valid": True, "privacy_tag": privacy_tag(params), "variation_degrees": variation_degrees(params)}))
     return 0
@@ -94,9 +94,9 @@ def cmd_prepare_data(args) -> int:
 
 
 def cmd_pretrain(args) -> int:
-    from privevo.artifacts import load_images
-    from privevo.plots import save_curve, save_grid
-    from privevo.pretrain import pretrain
+    from privevo.io.artifacts import load_images
+    from privevo.reports.plots import save_curve, save_grid
+    from privevo.models.ddpm import pretrain
     import pandas as pd
 
     params = _params(args)
@@ -106,7 +106,7 @@ def cmd_pretrain(args) -> int:
     save_curve(Path(args.out) / "loss.png", loss["step"], {"loss": loss["loss"], "smoothed": loss["loss_smoothed"]},
                xlabel="step", ylabel="noise-prediction MSE", title="DDPM pretraining on public data", logy=True)
     api = _api(params, args.out)
-    from privevo import seeding
+    from privevo.core import seeding
 
     samples = api.random(64, seed=seeding.torch_seed(params["seed"], role="pretrain", iteration=1), desc="sample grid")
     save_grid(Path(args.out) / "samples.png", samples, ncols=8, scale=3)
@@ -118,7 +118,7 @@ def cmd_model_info(args) -> int:
     """A record of the foundation model this run uses: pretrained here, or the user's local folder."""
     import hashlib
 
-    from privevo.artifacts import save_json
+    from privevo.io.artifacts import save_json
 
     params = _params(args)
     model = Path(args.model)
@@ -134,7 +134,7 @@ def cmd_model_info(args) -> int:
 
 def cmd_embed_private(args) -> int:
     """Embeddings of the private training set: part of the DP histogram's query, computed once."""
-    from privevo.artifacts import load_images, save_npy
+    from privevo.io.artifacts import load_images, save_npy
 
     params = _params(args)
     images, labels = load_images(args.private)
@@ -145,8 +145,8 @@ def cmd_embed_private(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
-    from privevo.accounting import calibrate
-    from privevo.artifacts import save_json
+    from privevo.accountants.gdp import calibrate
+    from privevo.io.artifacts import save_json
 
     if args.params_file:
         params = _params(argparse.Namespace(params=args.params_file))
@@ -165,8 +165,8 @@ def cmd_calibrate(args) -> int:
 
 
 def cmd_pe_init(args) -> int:
-    from privevo.classes import FASHION_MNIST_CLASSES
-    from privevo.pe import initial_population
+    from privevo.core.classes import FASHION_MNIST_CLASSES
+    from privevo.pe.loop import initial_population
 
     params = _params(args)
     images, labels = initial_population(_api(params, args.model), classes=list(range(len(FASHION_MNIST_CLASSES))),
@@ -176,9 +176,9 @@ def cmd_pe_init(args) -> int:
 
 
 def cmd_pe_lookahead(args) -> int:
-    from privevo.artifacts import load_images, save_npy
-    from privevo.config import degree_of_iteration
-    from privevo.pe import lookahead_embeddings
+    from privevo.io.artifacts import load_images, save_npy
+    from privevo.config.params import degree_of_iteration
+    from privevo.pe.loop import lookahead_embeddings
 
     params = _params(args)
     images, labels = load_images(args.candidates)
@@ -195,11 +195,11 @@ def cmd_pe_lookahead(args) -> int:
 
 def cmd_pe_histogram(args) -> int:
     """The only PE step that reads private data (through its embeddings)."""
-    from privevo.artifacts import check_labels, load_images, load_json, load_npy, save_csv, save_images, save_npz
-    from privevo.classes import NUM_CLASSES
-    from privevo.config import histogram_threshold
-    from privevo.noise import noise_record, noise_source
-    from privevo.pe import noisy_histograms_once, select_parents
+    from privevo.io.artifacts import check_labels, load_images, load_json, load_npy, save_csv, save_images, save_npz
+    from privevo.core.classes import NUM_CLASSES
+    from privevo.config.params import histogram_threshold
+    from privevo.pe.noise import noise_record, noise_source
+    from privevo.pe.loop import noisy_histograms_once, select_parents
 
     params = _params(args)
     pe, privacy = params["pe"], params["privacy"]
@@ -234,9 +234,9 @@ def cmd_pe_histogram(args) -> int:
 
 
 def cmd_pe_variation(args) -> int:
-    from privevo.artifacts import load_images, load_npz
-    from privevo.config import degree_of_iteration
-    from privevo.pe import variation_population
+    from privevo.io.artifacts import load_images, load_npz
+    from privevo.config.params import degree_of_iteration
+    from privevo.pe.loop import variation_population
 
     params = _params(args)
     images, labels = load_images(args.selected)
@@ -250,8 +250,8 @@ def cmd_pe_variation(args) -> int:
 
 
 def cmd_pe_release(args) -> int:
-    from privevo.artifacts import load_json, load_npz, save_json
-    from privevo.reports import privacy_report
+    from privevo.io.artifacts import load_json, load_npz, save_json
+    from privevo.reports.privacy import privacy_report
 
     params = _params(args)
     final = load_npz(args.final)
@@ -270,7 +270,7 @@ def cmd_pe_release(args) -> int:
 
 def _compute_record(params: dict) -> dict:
     """Where the models ran and in which precision (auto resolves per machine)."""
-    from privevo.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
+    from privevo.core.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
 
     device = resolve_device(params["device"])
     precision, reason = resolve_mixed_precision(params["model"]["mixed_precision"], device)
@@ -280,9 +280,9 @@ def _compute_record(params: dict) -> dict:
 
 def cmd_audit(args) -> int:
     """Empirical lower bound on the epsilon of one histogram release, from a distinguishing attack."""
-    from privevo.artifacts import load_images, load_json, load_npy, save_json
-    from privevo.audit import run_audit, stand_in_sets
-    from privevo.config import histogram_threshold
+    from privevo.io.artifacts import load_images, load_json, load_npy, save_json
+    from privevo.evaluation.audit import run_audit, stand_in_sets
+    from privevo.config.params import histogram_threshold
 
     params = _params(args)
     sigma = load_json(args.calibration)["noise_multiplier"]
@@ -312,8 +312,8 @@ def _fd_metric_name(embedder_name: str) -> str:
 
 def cmd_fid(args) -> int:
     """Frechet distance between two image sets (.npz files) in an embedder's feature space."""
-    from privevo.artifacts import load_images
-    from privevo.frechet import FeatureStats, frechet_distance
+    from privevo.io.artifacts import load_images
+    from privevo.evaluation.frechet import FeatureStats, frechet_distance
     from privevo.embedders import make_embedder
 
     options = {"lite0": {"resolution": args.resolution, "device": args.device},
@@ -330,17 +330,17 @@ def cmd_fid(args) -> int:
 
 
 def cmd_eval_reference_stats(args) -> int:
-    from privevo.artifacts import load_npy
-    from privevo.evaluation import reference_stats, save_stats
+    from privevo.io.artifacts import load_npy
+    from privevo.evaluation.fd_curve import reference_stats, save_stats
 
     save_stats(args.out, reference_stats(load_npy(args.embeddings), load_npy(args.labels)))
     return 0
 
 
 def cmd_eval_fd_curve(args) -> int:
-    from privevo.artifacts import load_images, save_csv
-    from privevo.evaluation import ALL_CLASSES, fd_curve_frame, load_stats, population_distances
-    from privevo.plots import save_curve
+    from privevo.io.artifacts import load_images, save_csv
+    from privevo.evaluation.fd_curve import ALL_CLASSES, fd_curve_frame, load_stats, population_distances
+    from privevo.reports.plots import save_curve
 
     params = _params(args)
     reference = load_stats(args.reference)
@@ -366,8 +366,8 @@ def cmd_eval_fd_curve(args) -> int:
 def cmd_eval_downstream(args) -> int:
     import pandas as pd
 
-    from privevo.artifacts import load_images, load_npz, save_csv, save_json
-    from privevo.classifier import run_downstream
+    from privevo.io.artifacts import load_images, load_npz, save_csv, save_json
+    from privevo.models.classifier import run_downstream
     from privevo.data import stratified_head
 
     params = _params(args)
@@ -384,7 +384,7 @@ def cmd_eval_downstream(args) -> int:
                             epochs=ev["real_epochs"] if args.real else ev["classifier_epochs"], groups=groups)
     curves = pd.DataFrame([{"seed": seed, **row} for seed, history in result.pop("histories").items() for row in history])
     save_csv(args.out_curves, curves)
-    from privevo.plots import save_curve
+    from privevo.reports.plots import save_curve
 
     series = {f"seed {seed} {col}": group[col].to_numpy() for seed, group in curves.groupby("seed")
               for col in ("train_acc", "val_acc")}
@@ -415,9 +415,9 @@ def cmd_inspect(args) -> int:
     import numpy as np
     import pandas as pd
 
-    from privevo.artifacts import load_images, load_npz
-    from privevo.evaluation import histogram_summary
-    from privevo.plots import save_annotated_grid, save_sorted_counts
+    from privevo.io.artifacts import load_images, load_npz
+    from privevo.evaluation.fd_curve import histogram_summary
+    from privevo.reports.plots import save_annotated_grid, save_sorted_counts
 
     folder = Path(args.iteration_dir)
     if not (folder / "histogram.npz").exists():
@@ -450,8 +450,8 @@ def cmd_inspect(args) -> int:
 def cmd_eval_metrics(args) -> int:
     import pandas as pd
 
-    from privevo.artifacts import load_json, save_json
-    from privevo.reports import run_metrics
+    from privevo.io.artifacts import load_json, save_json
+    from privevo.reports.privacy import run_metrics
 
     metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
                           fd_curve=pd.read_csv(args.fd_curve), run=Path(args.privacy).parent.name)
@@ -466,7 +466,7 @@ def cmd_publish(args) -> int:
 
     import pandas as pd
 
-    from privevo.artifacts import atomic_path, save_csv
+    from privevo.io.artifacts import atomic_path, save_csv
 
     run, out = Path(args.run_dir), Path(args.out_dir)
     for source, name in [(run / "metrics.json", "metrics.json"), (run / "privacy.json", "privacy.json"),
@@ -486,8 +486,8 @@ def cmd_publish(args) -> int:
 
 
 def cmd_summary(args) -> int:
-    from privevo.artifacts import load_json, save_csv, save_text
-    from privevo.reports import summary_table
+    from privevo.io.artifacts import load_json, save_csv, save_text
+    from privevo.reports.privacy import summary_table
 
     frame, markdown = summary_table([load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))])
     save_csv(args.out_csv, frame)
@@ -614,11 +614,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from privevo.accounting import AccountingError
-    from privevo.artifacts import ArtifactError
-    from privevo.config import ParamsError
+    from privevo.accountants.gdp import AccountingError
+    from privevo.io.artifacts import ArtifactError
+    from privevo.config.params import ParamsError
     from privevo.data import DataSourceError
-    from privevo.histogram import EmptyHistogramError
+    from privevo.pe.histogram import EmptyHistogramError
 
     args = build_parser().parse_args(argv)
     _configure_logging(args.log_level)
@@ -630,7 +630,7 @@ def main(argv: list[str] | None = None) -> int:
         # Bad input is the user's to fix: one line naming it, no traceback.
         logger.error("%s", exc)
         return 2
-    from privevo.timing import model_totals
+    from privevo.core.timing import model_totals
 
     totals = model_totals()
     wall = time.perf_counter() - start

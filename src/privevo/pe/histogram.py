@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privevo.neighbours import nearest_neighbours
-from privevo.noise import NoiseSource
+from privevo.pe.neighbours import nearest_neighbours
+from privevo.pe.noise import NoiseSource
 
 
 class EmptyHistogramError(RuntimeError):
@@ -80,7 +80,7 @@ def dp_nn_histogram(
 ) -> NoisyHistogram:
     """The DP nearest-neighbour histogram (PE's Algorithm 2) with Gaussian noise N(0, sigma^2) per bin.
 
-    ``noise`` draws from the OS entropy by default (:mod:`privevo.noise`): a seeded generator here would
+    ``noise`` draws from the OS entropy by default (:mod:`privevo.pe.noise`): a seeded generator here would
     let anyone with the params subtract the noise.
     """
     if noise_multiplier < 0:

@@ -30,11 +30,11 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from privevo.classes import NUM_CLASSES
-from privevo.seeding import rng, torch_seed
-from privevo.timing import model_time
+from privevo.core.classes import NUM_CLASSES
+from privevo.core.seeding import rng, torch_seed
+from privevo.core.timing import model_time
 
-logger = logging.getLogger("privevo.classifier")
+logger = logging.getLogger("privevo.models.classifier")
 
 DEFAULT_EPOCHS = 30
 DEFAULT_BATCH_SIZE = 128
@@ -269,7 +269,7 @@ def train_classifier(
     ``hflip``, random horizontal flips (never for digits). Both are off by default: on 1,000 real
     Fashion-MNIST images (30 epochs) no augmentation scored 83.2% on held-out train images, 1-px
     shifts 82.4%, 2-px shifts with flips 77.8%. Everything random derives from ``seed`` through
-    :mod:`privevo.seeding` (roles "split" and "classifier"); the global torch RNG state is restored
+    :mod:`privevo.core.seeding` (roles "split" and "classifier"); the global torch RNG state is restored
     afterwards, and the result is deterministic on CPU for a given seed and thread count.
 
     Returns ``(model, history)``: the model (eval mode, with ``selected_epoch`` and ``split_sizes``

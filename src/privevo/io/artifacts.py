@@ -12,7 +12,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from privevo.classes import NUM_CLASSES
+from privevo.core.classes import NUM_CLASSES
 
 
 class ArtifactError(ValueError):

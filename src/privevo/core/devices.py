@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-logger = logging.getLogger("privevo.devices")
+logger = logging.getLogger("privevo.core.devices")
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

@@ -17,9 +17,9 @@ from typing import Callable
 
 import numpy as np
 
-from privevo.artifacts import load_npz, save_npz
+from privevo.io.artifacts import load_npz, save_npz
 
-logger = logging.getLogger("privevo.draws")
+logger = logging.getLogger("privevo.pe.draws")
 
 
 def draw_fingerprint(*, arrays: dict[str, np.ndarray], settings: dict) -> str:

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privevo.artifacts import ArtifactError, load_npz, save_npz
+from privevo.io.artifacts import ArtifactError, load_npz, save_npz
 
-logger = logging.getLogger("privevo.frechet")
+logger = logging.getLogger("privevo.evaluation.frechet")
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from privevo import seeding
-from privevo.artifacts import atomic_path, check_images, save_csv, save_json
-from privevo.devices import resolve_device, resolve_mixed_precision
-from privevo.diffusion import autocast, images_to_tensor
-from privevo.timing import model_time
+from privevo.core import seeding
+from privevo.io.artifacts import atomic_path, check_images, save_csv, save_json
+from privevo.core.devices import resolve_device, resolve_mixed_precision
+from privevo.apis.diffusion import autocast, images_to_tensor
+from privevo.core.timing import model_time
 
-logger = logging.getLogger("privevo.pretrain")
+logger = logging.getLogger("privevo.models.ddpm")
 
 
 def build_unet(*, image_size: int, channels: int, block_out_channels, layers_per_block: int, attention: bool):

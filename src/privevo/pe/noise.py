@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from privevo import seeding
+from privevo.core import seeding
 
 NOT_DP_WARNING = "NOT a DP release: the noise is derivable from a public seed (privacy.reproducible_noise: true)"
 

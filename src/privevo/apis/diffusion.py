@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from privevo.artifacts import check_images
-from privevo.config import check_degree
-from privevo.devices import resolve_device, resolve_mixed_precision
-from privevo.timing import model_time
+from privevo.io.artifacts import check_images
+from privevo.config.params import check_degree
+from privevo.core.devices import resolve_device, resolve_mixed_precision
+from privevo.core.timing import model_time
 
-logger = logging.getLogger("privevo.diffusion")
+logger = logging.getLogger("privevo.apis.diffusion")
 
 
 class ModelFolderError(FileNotFoundError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from privevo.config import degree_of_iteration, privacy_tag
+from privevo.config.params import degree_of_iteration, privacy_tag
 
 
 class Layout:
@@ -89,33 +89,38 @@ def _pick(section: dict, *keys: str) -> dict:
     return {k: section[k] for k in keys}
 
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
-# The privevo modules whose code decides each rule's output (beyond the thin CLI). Their content hash is part
-# of the rule's settings, so a fix to, say, the accountant reruns exactly the jobs that use it.
+# The parts of privevo (subpackages or modules, relative to the package) whose code decides each rule's
+# output, beyond the thin CLI. Their content hash is part of the rule's settings, so a fix to, say, the
+# accountant reruns exactly the jobs that use it.
 RULE_MODULES = {
-    "prepare_data": ("data", "classes", "artifacts", "seeding"),
-    "pretrain": ("pretrain", "diffusion", "devices", "seeding"),
+    "prepare_data": ("data", "core", "io"),
+    "pretrain": ("models/ddpm.py", "apis", "core"),
     "histogram_private_embeddings": ("embedders",),
-    "pe_initial_samples": ("pe", "diffusion", "seeding"),
-    "pe_initial_lookahead": ("pe", "diffusion", "embedders", "seeding"),
-    "privacy_calibration": ("accounting",),
-    "histogram": ("pe", "histogram", "neighbours", "noise", "draws", "seeding"),
-    "pe_variation": ("pe", "diffusion", "seeding"),
-    "pe_lookahead": ("pe", "diffusion", "embedders", "seeding"),
-    "pe_release": ("reports", "noise"),
-    "privacy_audit": ("audit", "histogram", "neighbours", "noise", "accounting"),
-    "eval_fd_curve": ("evaluation", "frechet", "embedders"),
-    "eval_downstream": ("classifier",),
-    "eval_downstream_real": ("classifier",),
+    "pe_initial_samples": ("pe/loop.py", "apis", "core/seeding.py"),
+    "pe_initial_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py"),
+    "privacy_calibration": ("accountants",),
+    "histogram": ("pe", "core/seeding.py"),
+    "pe_variation": ("pe/loop.py", "apis", "core/seeding.py"),
+    "pe_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py"),
+    "pe_release": ("reports/privacy.py", "pe/noise.py"),
+    "privacy_audit": ("evaluation/audit.py", "pe", "accountants"),
+    "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
+    "eval_downstream": ("models/classifier.py",),
+    "eval_downstream_real": ("models/classifier.py",),
 }
 
 
-def code_version(modules) -> str:
-    """A short content hash of privevo modules (not their mtimes, which a checkout resets)."""
+def code_version(parts) -> str:
+    """A short content hash of privevo's code in ``parts`` (files or whole subpackages), not of their mtimes,
+    which a checkout resets."""
     digest = hashlib.sha256()
-    for name in sorted(modules):
-        digest.update(name.encode() + b"\0" + (PACKAGE_DIR / f"{name}.py").read_bytes())
+    for part in sorted(parts):
+        path = PACKAGE_DIR / part
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            if file.exists():
+                digest.update(str(file.relative_to(PACKAGE_DIR)).encode() + b"\0" + file.read_bytes())
     return digest.hexdigest()[:16]
 
 

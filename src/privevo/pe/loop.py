@@ -12,12 +12,12 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from privevo import seeding
-from privevo.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, select, threshold_counts
-from privevo.draws import draw_fingerprint, load_or_draw
-from privevo.noise import NoiseSource
+from privevo.core import seeding
+from privevo.pe.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, select, threshold_counts
+from privevo.pe.draws import draw_fingerprint, load_or_draw
+from privevo.pe.noise import NoiseSource
 
-logger = logging.getLogger("privevo.pe")
+logger = logging.getLogger("privevo.pe.loop")
 
 
 def class_slices(labels: np.ndarray) -> dict[int, np.ndarray]:

@@ -1,0 +1,1 @@
+"""Evaluation of releases and of the mechanism: Frechet distances, inspection and the privacy audit."""

@@ -1,0 +1,1 @@
+"""Models privevo trains: the public foundation DDPM and the downstream classifiers."""

@@ -1,0 +1,1 @@
+"""What a run reports: privacy.json, metrics, summaries and plots."""
