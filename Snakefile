@@ -28,6 +28,7 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/pe.smk"
 include: "workflow/rules/eval.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

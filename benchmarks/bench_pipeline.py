@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from privevo.cli.commands import TIMING_PREFIX  # noqa: E402
+from privevo.cli.parser import TIMING_PREFIX  # noqa: E402
 from privevo.config.params import load_params  # noqa: E402
 
 PE_STEPS = {"pe-init", "pe-lookahead", "pe-histogram", "pe-variation", "pe-release"}

@@ -1,3 +1,3 @@
-from privevo.cli.commands import main
+from privevo.cli import main
 
 raise SystemExit(main())

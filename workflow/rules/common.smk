@@ -1,5 +1,5 @@
-# Settings each rule depends on, declared as `params:` so that Snakemake reruns a job when (and only when)
-# one of them changes. The values come from privevo.config.layout, not from logic here.
+# Shared by every rule file: the settings each rule depends on and the thread count of heavy rules.
+# Reads and writes no artifacts.
 import os
 
 from privevo.config.layout import rule_settings

@@ -1,5 +1,7 @@
 # Evaluation: reads private data (embeddings of the private training set, the private test split) and is
 # NOT part of the DP release. Rule names start with eval_ so the privacy-boundary test can tell them apart.
+# Reads:  results/embeddings/private_train*.npy, data/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
+# Writes: results/eval/{reference_stats.npz, real_downstream*}, <run>/eval/{fd_curve.*, downstream*}
 
 
 rule eval_reference_stats:
@@ -70,73 +72,3 @@ rule eval_downstream_real:
     shell:
         "{PRIVEVO} eval-downstream {PARAMS} --real --train {input.train} --test {input.test} --out {output.result} "
         "--out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
-
-
-rule inspect_histogram:
-    """Plots of one iteration's noisy histogram (released counts only; no private data)."""
-    input:
-        histogram=L.iteration_dir("{iteration}") + "/histogram.npz",
-        voted=lambda w: L.candidates(int(w.iteration) - 1),
-    output:
-        plot=report(L.iteration_dir("{iteration}") + "/histogram.png", category="histograms",
-                    subcategory="iteration {iteration}", caption="../report/histogram_plot.rst"),
-        grid=report(L.iteration_dir("{iteration}") + "/top_bottom.png", category="histograms",
-                    subcategory="iteration {iteration}", caption="../report/top_bottom.rst"),
-        text=L.iteration_dir("{iteration}") + "/inspect.txt",
-    params:
-        folder=L.iteration_dir("{iteration}"),
-    log:
-        L.run_log("inspect_histogram_{iteration}"),
-    shell:
-        "{PRIVEVO} inspect {params.folder} --plot {output.plot} --grid {output.grid} > {output.text} 2> {log}"
-
-
-rule eval_metrics:
-    input:
-        privacy=L.privacy_report,
-        fd_curve=L.fd_curve,
-        downstream=L.downstream,
-        real=L.real_downstream,
-    output:
-        metrics=L.metrics,
-    log:
-        L.run_log("eval_metrics"),
-    shell:
-        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
-        "--real {input.real} --out {output.metrics} > {log} 2>&1"
-
-
-rule publish_latest:
-    """Copy the current run's reports to fixed paths for `dvc metrics` and `dvc plots`."""
-    input:
-        metrics=L.metrics,
-        privacy=L.privacy_report,
-        fd_curve=L.fd_curve,
-        downstream_curves=L.downstream_curves,
-        histograms=[L.iteration_dir(t) + "/histogram.csv" for t in range(1, L.num_iterations + 1)],
-    output:
-        metrics=L.latest + "/metrics.json",
-        privacy=L.latest_privacy_report,
-        fd_curve=L.latest + "/fd_curve.csv",
-        downstream_curves=L.latest + "/downstream_curves.csv",
-        histograms=L.latest + "/histograms.csv",
-    params:
-        run_dir=L.run_dir,
-    log:
-        L.log("publish_latest"),
-    shell:
-        "{PRIVEVO} publish --run-dir {params.run_dir} --out-dir {L.latest} > {log} 2>&1"
-
-
-rule summary:
-    input:
-        metrics=L.metrics,
-    output:
-        table=L.summary_csv,
-        markdown=L.summary_md,
-    params:
-        runs_dir=L.results_dir + "/pe/runs",
-    log:
-        L.log("summary"),
-    shell:
-        "{PRIVEVO} summary --runs-dir {params.runs_dir} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"

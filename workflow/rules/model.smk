@@ -1,3 +1,6 @@
+# The foundation model: pretrained here on public data only (model.source: pretrain), or the user's folder.
+# Reads:  data/public.npz (pretrain mode), model.local_path (local mode)
+# Writes: results/model/{unet/, scheduler/, pretrain_summary.json, loss.*, samples.png, model.json}
 if config["model"]["source"] == "pretrain":
 
     rule pretrain:

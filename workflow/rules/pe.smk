@@ -1,6 +1,10 @@
-# One PE iteration t = the rules histogram -> pe_variation -> pe_lookahead, writing under iter_{t}/.
-# Artifacts that do not depend on epsilon (private embeddings, S_0 and its lookahead) live outside
-# the privacy-tagged run folder, so a change of epsilon reuses them.
+# Private Evolution: one iteration t = histogram -> pe_variation -> pe_lookahead, writing under iter_t/.
+# Artifacts that do not depend on epsilon (private embeddings, S_0 and its lookahead) live outside the
+# privacy-tagged run folder, so a change of epsilon reuses them.
+# Reads:  data/private_train.npz (embedded once), results/model, params' privacy section
+# Writes: results/embeddings/*, results/pe/base/iter_000/{candidates.*, lookahead.npy},
+#         <run>/{calibration.json, audit.json, synthetic.*, privacy.json},
+#         <run>/iter_t/{histogram.{npz,csv}, selected.npz, draws/, candidates.*, lookahead.npy}
 
 
 rule histogram_private_embeddings:

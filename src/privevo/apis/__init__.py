@@ -1,1 +1,13 @@
 """The foundation model's two calls, RANDOM_API and VARIATION_API, behind one registry."""
+
+from privevo.core.registry import Registry
+
+# A new API: a module with a class that has ``from_params(params, model_dir)`` plus one line here.
+APIS = Registry("PE API", {
+    "diffusion": "privevo.apis.diffusion:DiffusionAPI",
+})
+
+
+def make_api(params: dict, model_dir: str):
+    """The API that ``pe.api`` names, built from params."""
+    return APIS.get(params["pe"]["api"], key="pe.api").from_params(params, model_dir=model_dir)

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from privevo.io.artifacts import check_images
-from privevo.config.params import check_degree
+from privevo.io.images import check_images
+from privevo.apis.base import check_degree
 from privevo.core.devices import resolve_device, resolve_mixed_precision
 from privevo.core.timing import model_time
 
@@ -106,6 +106,17 @@ class DiffusionAPI:
         logger.info("sampling in %s on %s (%s)", self.mixed_precision, self.device, self.mixed_precision_reason)
         size = unet.config.sample_size
         self.sample_shape = (unet.config.in_channels, *((size, size) if isinstance(size, int) else size))
+
+    @classmethod
+    def from_params(cls, params: dict, *, model_dir: str | Path) -> "DiffusionAPI":
+        """The API a run's params ask for, over the diffusers model in ``model_dir``."""
+        return cls.from_pretrained(
+            model_dir,
+            num_inference_steps=params["pe"]["num_inference_steps"],
+            batch_size=params["pe"]["batch_size"],
+            device=params["device"],
+            mixed_precision=params["model"]["mixed_precision"],
+        )
 
     @classmethod
     def from_pretrained(cls, model_dir: str | Path, **kwargs) -> "DiffusionAPI":

@@ -1,5 +1,5 @@
 """The command-line front: `privevo <step>`, each step a thin function over the layers below."""
 
-from privevo.cli.commands import main
+from privevo.cli.parser import main
 
 __all__ = ["main"]

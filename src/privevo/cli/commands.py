@@ -1,4 +1,4 @@
-"""The one command-line entry point: ``privevo <step>`` (also ``python -m privevo <step>``).
+"""The steps of ``privevo <step>``: each reads its inputs, calls the layers below, and writes its outputs.
 
 Every workflow rule and DVC stage calls one of these steps; the steps read params.yaml themselves.
 """
@@ -8,21 +8,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
-import time
 from pathlib import Path
 
 logger = logging.getLogger("privevo")
-TIMING_PREFIX = "TIMING "
-_PROCESS_START = time.time()
 
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # faiss announces every SIMD variant it tries at INFO.
-    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def _params(args):
@@ -32,15 +21,9 @@ def _params(args):
 
 
 def _api(params: dict, model_dir: str):
-    from privevo.apis.diffusion import DiffusionAPI
+    from privevo.apis import make_api
 
-    return DiffusionAPI.from_pretrained(
-        model_dir,
-        num_inference_steps=params["pe"]["num_inference_steps"],
-        batch_size=params["pe"]["batch_size"],
-        device=params["device"],
-        mixed_precision=params["model"]["mixed_precision"],
-    )
+    return make_api(params, model_dir)
 
 
 def _embedder(params: dict):
@@ -178,7 +161,7 @@ def cmd_pe_init(args) -> int:
 def cmd_pe_lookahead(args) -> int:
     from privevo.io.artifacts import load_images, save_npy
     from privevo.config.params import degree_of_iteration
-    from privevo.pe.loop import lookahead_embeddings
+    from privevo.pe.lookahead import lookahead_embeddings
 
     params = _params(args)
     images, labels = load_images(args.candidates)
@@ -193,10 +176,22 @@ def cmd_pe_lookahead(args) -> int:
     return 0
 
 
+def _private_embeddings(args):
+    """The histogram's private input: embeddings and their checked labels."""
+    from privevo.core.classes import NUM_CLASSES
+    from privevo.io.artifacts import load_npy
+    from privevo.io.images import check_labels
+
+    embeddings = load_npy(args.private_embeddings)
+    labels = check_labels(load_npy(args.private_labels), num_images=len(embeddings), num_classes=NUM_CLASSES,
+                          name=args.private_labels)
+    return embeddings, labels
+
+
 def cmd_pe_histogram(args) -> int:
     """The only PE step that reads private data (through its embeddings)."""
-    from privevo.io.artifacts import check_labels, load_images, load_json, load_npy, save_csv, save_images, save_npz
-    from privevo.core.classes import NUM_CLASSES
+    from privevo.io.artifacts import load_images, load_json, load_npy
+    from privevo.pe.iteration_files import save_iteration
     from privevo.config.params import histogram_threshold
     from privevo.pe.noise import noise_record, noise_source
     from privevo.pe.loop import noisy_histograms_once, select_parents
@@ -205,9 +200,7 @@ def cmd_pe_histogram(args) -> int:
     pe, privacy = params["pe"], params["privacy"]
     sigma = load_json(args.calibration)["noise_multiplier"]
     images, labels = load_images(args.candidates)
-    private_embeddings = load_npy(args.private_embeddings)
-    private_labels = check_labels(load_npy(args.private_labels), num_images=len(private_embeddings),
-                                  num_classes=NUM_CLASSES, name=args.private_labels)
+    private_embeddings, private_labels = _private_embeddings(args)
     noise = noise_record(privacy)["source"]
     noisy, reused = noisy_histograms_once(
         Path(args.out_dir) / "draws", private_embeddings, private_labels, load_npy(args.lookahead), labels,
@@ -219,13 +212,8 @@ def cmd_pe_histogram(args) -> int:
                                      selection=pe["selection"], rank_top=pe["rank_top"],
                                      num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
                                      seed=params["seed"])
-    out_dir = Path(args.out_dir)
-    columns = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
-               "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
-    save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in columns.items()},
-             noise_multiplier=sigma, threshold=threshold, noise_source=noise)
-    save_csv(out_dir / "histogram.csv", frame)
-    save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
+    save_iteration(args.out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
+                   noise_source=noise)
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
     logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
                 args.iteration, sigma, threshold, noise, " (reused the stored draw)" if reused else "",
@@ -364,85 +352,47 @@ def cmd_eval_fd_curve(args) -> int:
 
 
 def cmd_eval_downstream(args) -> int:
-    import pandas as pd
-
+    from privevo.evaluation.downstream import downstream_accuracy
     from privevo.io.artifacts import load_images, load_npz, save_csv, save_json
-    from privevo.models.classifier import run_downstream
-    from privevo.data import stratified_head
+    from privevo.reports.plots import save_downstream_curves
 
     params = _params(args)
-    ev = params["evaluation"]
     train_images, train_labels = load_images(args.train)
-    # Synthetic siblings share a group id; the validation split keeps each group on one side.
     groups = None if args.real else load_npz(args.train).get("group_ids")
-    if args.real and ev["real_max_samples"] is not None:
-        train_images, train_labels = stratified_head(train_images, train_labels, ev["real_max_samples"])
-    test_images, test_labels = load_images(args.test)
-    if ev["max_test_samples"] is not None:
-        test_images, test_labels = stratified_head(test_images, test_labels, ev["max_test_samples"])
-    result = run_downstream(train_images, train_labels, test_images, test_labels, seeds=ev["classifier_seeds"],
-                            epochs=ev["real_epochs"] if args.real else ev["classifier_epochs"], groups=groups)
-    curves = pd.DataFrame([{"seed": seed, **row} for seed, history in result.pop("histories").items() for row in history])
+    result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test),
+                                         evaluation=params["evaluation"], real=args.real, groups=groups)
     save_csv(args.out_curves, curves)
-    from privevo.reports.plots import save_curve
-
-    series = {f"seed {seed} {col}": group[col].to_numpy() for seed, group in curves.groupby("seed")
-              for col in ("train_acc", "val_acc")}
-    save_curve(args.out_png, curves.groupby("seed").get_group(result["seeds"][0])["epoch"].to_numpy(), series,
-               xlabel="epoch", ylabel="accuracy",
-               title=("CNN on real private data (no privacy)" if args.real else "CNN on synthetic data")
-               + ": train / validation accuracy")
-    result["selected_epochs"] = {str(k): v for k, v in result["selected_epochs"].items()}
-    result["trained_on"] = "real private training set, no privacy (reference ceiling)" if args.real else "synthetic set only"
-    result["model_selection"] = ("best epoch by accuracy on a validation split carved from the training set"
-                                 + ("" if groups is None else ", whole sibling groups (same PE parent) per side"))
-    result["note"] = "accuracy on the real Fashion-MNIST test split: evaluation, not part of the DP release"
+    save_downstream_curves(args.out_png, curves, real=args.real)
     save_json(args.out, result)
     logger.info("downstream accuracy %.4f +- %.4f over seeds %s", result["accuracy_mean"], result["accuracy_std"],
                 result["seeds"])
     return 0
 
 
-def _previous_candidates(iteration_dir: Path) -> Path:
-    """The population voted on in iteration t is S_{t-1}: the previous run folder, or the base folder for t=1."""
-    t = int(iteration_dir.name.split("_")[1])
-    if t == 1:
-        return iteration_dir.parent.parent.parent / "base" / "iter_000" / "candidates.npz"
-    return iteration_dir.parent / f"iter_{t - 1:03d}" / "candidates.npz"
 
 
 def cmd_inspect(args) -> int:
-    import numpy as np
     import pandas as pd
 
+    from privevo.evaluation.inspect import histogram_summary, previous_candidates, top_and_bottom
     from privevo.io.artifacts import load_images, load_npz
-    from privevo.evaluation.fd_curve import histogram_summary
-    from privevo.reports.plots import save_annotated_grid, save_sorted_counts
+    from privevo.reports.plots import save_annotated_grid, save_sorted_counts_per_class
 
     folder = Path(args.iteration_dir)
     if not (folder / "histogram.npz").exists():
         raise FileNotFoundError(f"no histogram.npz in {folder}; give an iteration folder such as "
                                 "results/pe/runs/eps_1.0/iter_001")
     histogram = load_npz(folder / "histogram.npz")
-    summary = histogram_summary(histogram, top=args.top)
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
               f"threshold H={float(histogram['threshold']):.2f} (noisy counts only)")
-        print(summary.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+        print(histogram_summary(histogram, top=args.top).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.plot:
-        counts = {int(c): histogram["noisy_count"][histogram["labels"] == c] for c in np.unique(histogram["labels"])}
-        save_sorted_counts(args.plot, counts, threshold=float(histogram["threshold"]),
-                           title=f"{folder.name}: sorted noisy counts per class (red: threshold H)")
+        save_sorted_counts_per_class(args.plot, histogram, title=f"{folder.name}: sorted noisy counts per class "
+                                                                  "(red: threshold H)")
     if args.grid:
-        images, _ = load_images(_previous_candidates(folder))
-        picks, captions = [], []
-        for c in np.unique(histogram["labels"]):
-            index = np.flatnonzero(histogram["labels"] == c)
-            order = index[np.argsort(-histogram["noisy_count"][index], kind="stable")]
-            for j in np.concatenate([order[: args.top], order[-args.top:]]):
-                picks.append(histogram["candidate_id"][j])
-                captions.append(f"c{c} {histogram['noisy_count'][j]:.0f}")
-        save_annotated_grid(args.grid, images[np.array(picks)], captions, ncols=2 * args.top,
+        picks, captions = top_and_bottom(histogram, top=args.top)
+        save_annotated_grid(args.grid, load_images(previous_candidates(folder))[0][picks], captions, ncols=2 * args.top,
                             title=f"{folder.name}: top-{args.top} (left) and bottom-{args.top} (right) voted per class")
     return 0
 
@@ -451,7 +401,7 @@ def cmd_eval_metrics(args) -> int:
     import pandas as pd
 
     from privevo.io.artifacts import load_json, save_json
-    from privevo.reports.privacy import run_metrics
+    from privevo.reports.summary import run_metrics
 
     metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
                           fd_curve=pd.read_csv(args.fd_curve), run=Path(args.privacy).parent.name)
@@ -462,183 +412,18 @@ def cmd_eval_metrics(args) -> int:
 
 def cmd_publish(args) -> int:
     """Copy a run's reports to fixed paths (for dvc metrics/plots); histograms become one long CSV."""
-    import shutil
+    from privevo.reports.publish import publish_run
 
-    import pandas as pd
-
-    from privevo.io.artifacts import atomic_path, save_csv
-
-    run, out = Path(args.run_dir), Path(args.out_dir)
-    for source, name in [(run / "metrics.json", "metrics.json"), (run / "privacy.json", "privacy.json"),
-                         (run / "eval" / "downstream_curves.csv", "downstream_curves.csv")]:
-        with atomic_path(out / name) as tmp:
-            shutil.copyfile(source, tmp)
-    curve = pd.read_csv(run / "eval" / "fd_curve.csv")
-    save_csv(out / "fd_curve.csv", curve[curve["class"] == "all"])
-    frames = []
-    for table in sorted(run.glob("iter_*/histogram.csv")):
-        frame = pd.read_csv(table).sort_values(["class", "noisy_count"], ascending=[True, False])
-        frame["rank"] = frame.groupby("class").cumcount() + 1
-        frame["iteration"] = int(table.parent.name.split("_")[1])
-        frames.append(frame[["iteration", "class", "rank", "noisy_count", "selected_count"]])
-    save_csv(out / "histograms.csv", pd.concat(frames, ignore_index=True))
+    publish_run(args.run_dir, args.out_dir, num_iterations=args.num_iterations)
     return 0
 
 
 def cmd_summary(args) -> int:
     from privevo.io.artifacts import load_json, save_csv, save_text
-    from privevo.reports.privacy import summary_table
+    from privevo.reports.summary import summary_table
 
     frame, markdown = summary_table([load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))])
     save_csv(args.out_csv, frame)
     save_text(args.out_md, markdown)
     print(markdown)
     return 0
-
-
-# ---------------------------------------------------------------------------------------------- parser
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
-    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="<step>")
-
-    def step(name, func, help_text, params=True):
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        if params:
-            p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
-        p.set_defaults(func=func)
-        return p
-
-    step("validate-params", cmd_validate_params, "check params.yaml against the schema and print derived settings")
-    p = step("prepare-data", cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
-    p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
-    p = step("pretrain", cmd_pretrain, "pretrain the foundation DDPM on the public set only")
-    p.add_argument("--public", required=True)
-    p.add_argument("--out", required=True, help="diffusers model folder to write")
-    p = step("model-info", cmd_model_info, "record which foundation model a run uses (with weight hashes)")
-    p.add_argument("--model", required=True, help="the diffusers model folder")
-    p.add_argument("--out", required=True)
-    p = step("embed-private", cmd_embed_private, "embed the private training set (input of the DP histogram)")
-    p.add_argument("--private", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--out-labels", required=True)
-    p = step("calibrate", cmd_calibrate, "privacy calculator: solve for the noise multiplier or for epsilon", params=False)
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--epsilon", type=float)
-    group.add_argument("--noise-multiplier", type=float)
-    group.add_argument("--params", dest="params_file", help="take privacy.* and pe.num_iterations from this params file")
-    p.add_argument("--delta", type=float)
-    p.add_argument("--num-iterations", type=int)
-    p.add_argument("--out", help="also write the JSON record here")
-    p = step("pe-init", cmd_pe_init, "S_0: RANDOM_API samples for every class")
-    p.add_argument("--model", required=True)
-    p.add_argument("--out", required=True)
-    p = step("pe-lookahead", cmd_pe_lookahead, "lookahead embeddings of a population")
-    p.add_argument("--model", required=True)
-    p.add_argument("--candidates", required=True)
-    p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
-    p.add_argument("--out", required=True)
-    p = step("pe-histogram", cmd_pe_histogram, "DP nearest-neighbour histogram and selection of one iteration")
-    p.add_argument("--iteration", type=int, required=True)
-    p.add_argument("--private-embeddings", required=True)
-    p.add_argument("--private-labels", required=True)
-    p.add_argument("--candidates", required=True)
-    p.add_argument("--lookahead", required=True)
-    p.add_argument("--calibration", required=True)
-    p.add_argument("--out-dir", required=True)
-    p = step("pe-variation", cmd_pe_variation, "S_t = VARIATION_API(selected samples)")
-    p.add_argument("--model", required=True)
-    p.add_argument("--selected", required=True)
-    p.add_argument("--iteration", type=int, required=True)
-    p.add_argument("--out", required=True)
-    p = step("pe-release", cmd_pe_release, "write the final synthetic set and privacy.json")
-    p.add_argument("--final", required=True)
-    p.add_argument("--calibration", required=True)
-    p.add_argument("--out-synthetic", required=True)
-    p.add_argument("--out-privacy", required=True)
-    p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
-    p = step("audit", cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
-    p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
-    p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")
-    p.add_argument("--calibration", required=True)
-    p.add_argument("--noise-scale", type=float, default=1.0,
-                   help="scale the mechanism's noise (simulates an implementation with too little noise; 1 = as accounted)")
-    p.add_argument("--out", required=True)
-    p = step("fid", cmd_fid, "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
-             params=False)
-    p.add_argument("first")
-    p.add_argument("second")
-    p.add_argument("--embedder", choices=["lite0", "inception", "pixels"], default="lite0")
-    p.add_argument("--resolution", type=int, default=64)
-    p.add_argument("--inception-path")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=128)
-    p = step("eval-reference-stats", cmd_eval_reference_stats, "feature statistics of the private set (evaluation)",
-             params=False)
-    p.add_argument("--embeddings", required=True)
-    p.add_argument("--labels", required=True)
-    p.add_argument("--out", required=True)
-    p = step("eval-fd-curve", cmd_eval_fd_curve, "Frechet distance of every population S_0..S_T (evaluation)")
-    p.add_argument("--reference", required=True)
-    p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
-    p.add_argument("--out-csv", required=True)
-    p.add_argument("--out-png", required=True)
-    p = step("eval-downstream", cmd_eval_downstream, "train the small CNN on a set, test on the real test split")
-    p.add_argument("--train", required=True)
-    p.add_argument("--test", required=True)
-    p.add_argument("--real", action="store_true", help="the training set is the real private set (reference ceiling)")
-    p.add_argument("--out", required=True)
-    p.add_argument("--out-curves", required=True)
-    p.add_argument("--out-png", required=True)
-    p = step("inspect", cmd_inspect, "summarise the noisy histogram of one iteration folder", params=False)
-    p.add_argument("iteration_dir")
-    p.add_argument("--top", type=int, default=3)
-    p.add_argument("--plot", help="save sorted noisy counts per class to this PNG")
-    p.add_argument("--grid", help="save the top- and bottom-voted candidates per class to this PNG")
-    p = step("eval-metrics", cmd_eval_metrics, "collect the final scalars of a run into metrics.json", params=False)
-    p.add_argument("--privacy", required=True)
-    p.add_argument("--fd-curve", required=True)
-    p.add_argument("--downstream", required=True)
-    p.add_argument("--real", required=True)
-    p.add_argument("--out", required=True)
-    p = step("publish", cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
-    p.add_argument("--run-dir", required=True)
-    p.add_argument("--out-dir", required=True)
-    p = step("summary", cmd_summary, "one table row per run (CSV and Markdown)", params=False)
-    p.add_argument("--runs-dir", required=True)
-    p.add_argument("--out-csv", required=True)
-    p.add_argument("--out-md", required=True)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    from privevo.accountants.gdp import AccountingError
-    from privevo.io.artifacts import ArtifactError
-    from privevo.config.params import ParamsError
-    from privevo.data import DataSourceError
-    from privevo.pe.histogram import EmptyHistogramError
-
-    args = build_parser().parse_args(argv)
-    _configure_logging(args.log_level)
-    start = time.perf_counter()
-    try:
-        code = args.func(args)
-    except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError, ArtifactError,
-            AccountingError) as exc:
-        # Bad input is the user's to fix: one line naming it, no traceback.
-        logger.error("%s", exc)
-        return 2
-    from privevo.core.timing import model_totals
-
-    totals = model_totals()
-    wall = time.perf_counter() - start
-    logger.info("step %s finished in %.1f s (model forward passes: %s)", args.command, wall,
-                ", ".join(f"{k} {v:.1f} s" for k, v in totals.items()) or "none")
-    # One machine-readable line per step for benchmarks/; process_seconds counts from the import of this
-    # module (so it includes the lazy imports of torch etc. and model loading, not interpreter start-up).
-    logger.info("%s%s", TIMING_PREFIX, json.dumps({"step": args.command, "step_seconds": round(wall, 3),
-                "process_seconds": round(time.time() - _PROCESS_START, 3),
-                "model_seconds": {k: round(v, 3) for k, v in totals.items()}}))
-    return code

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
 import re
 from pathlib import Path
 from typing import Any
@@ -12,14 +11,12 @@ import jsonschema
 import yaml
 
 from privevo.accountants.gdp import MAX_EPSILON
+from privevo.apis.base import check_degree
+from privevo.core.errors import ParamsError
 from privevo.core.classes import NUM_CLASSES
 
 # The package is installed editable from the repository, whose workflow/ holds the one schema.
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "params.schema.yaml"
-
-
-class ParamsError(ValueError):
-    """params.yaml has an unknown key or a bad value; the message names the key."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -93,6 +90,7 @@ def _check_semantics(params: dict) -> None:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
         raise ParamsError("params key embedding.inception_path: required when embedding.name is 'inception'")
+    _check_registered_names(params)
     pe = params["pe"]
     if pe["num_nearest_neighbours"] > pe["num_samples_per_class"]:
         raise ParamsError(
@@ -108,6 +106,27 @@ def _check_semantics(params: dict) -> None:
             )
     variation_degrees(params)  # validates length and rounding against the DDIM steps
     check_memory(params)
+
+
+def _check_registered_names(params: dict) -> None:
+    """Names of interchangeable parts must be registered; a new part is picked up by its registry line."""
+    from privevo.accountants import ACCOUNTANTS
+    from privevo.apis import APIS
+    from privevo.core.registry import UnknownNameError
+    from privevo.embedders import EMBEDDERS
+    from privevo.pe.neighbours import NN_BACKENDS
+    from privevo.pe.selection import SELECTION_METHODS
+
+    checks = [(APIS, params["pe"]["api"], "pe.api"), (EMBEDDERS, params["embedding"]["name"], "embedding.name"),
+              (SELECTION_METHODS, params["pe"]["selection"], "pe.selection"),
+              (ACCOUNTANTS, params["privacy"]["accountant"], "privacy.accountant")]
+    if params["pe"]["nn_backend"] != "auto":
+        checks.append((NN_BACKENDS, params["pe"]["nn_backend"], "pe.nn_backend"))
+    for registry, name, key in checks:
+        try:
+            registry.check(name, key=key)
+        except UnknownNameError as exc:
+            raise ParamsError(str(exc)) from None
 
 
 def variation_degrees(params: dict) -> list[float]:
@@ -188,19 +207,6 @@ def check_memory(params: dict, *, available: int | None = None) -> None:
             f"{estimate['lookahead_variations']:,} variations and their embeddings, about "
             f"{estimate['bytes'] / 2**30:.1f} GiB, but {available / 2**30:.1f} GiB is available; lower one of them"
         )
-
-
-def check_degree(degree: float, num_inference_steps: int, *, where: str = "degree") -> int:
-    """Validate a variation degree and return how many DDIM steps it re-runs."""
-    if not (isinstance(degree, (int, float)) and math.isfinite(degree) and 0 <= degree <= 1):
-        raise ParamsError(f"params key {where}: a variation degree is a fraction of the schedule in [0, 1], got {degree!r}")
-    steps = round(degree * num_inference_steps)
-    if degree > 0 and steps == 0:
-        raise ParamsError(
-            f"params key {where}: degree {degree} re-runs 0 of {num_inference_steps} DDIM steps, so it would not "
-            f"vary the image; use at least {1 / num_inference_steps:.3g} or 0 on purpose"
-        )
-    return steps
 
 
 def histogram_threshold(params: dict, noise_multiplier: float) -> float:

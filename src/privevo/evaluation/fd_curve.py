@@ -57,34 +57,3 @@ def fd_curve_frame(distances_by_iteration: dict[int, dict[str, float]], metric: 
     rows = [{"iteration": t, "class": c, "metric": metric, "value": v}
             for t, by_class in sorted(distances_by_iteration.items()) for c, v in by_class.items()]
     return pd.DataFrame(rows, columns=["iteration", "class", "metric", "value"])
-
-
-def effective_sample_size(probabilities: np.ndarray) -> float:
-    """1 / sum(p^2): how many candidates the selection distribution effectively draws from."""
-    total = probabilities.sum()
-    if total <= 0:
-        return 0.0
-    p = probabilities / total
-    return float(1.0 / np.square(p).sum())
-
-
-def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.DataFrame:
-    """Per class: candidates, noisy total, share zeroed by the threshold, ESS, top share and top candidates.
-
-    Uses only the noisy (released) counts.
-    """
-    rows = []
-    for c in np.unique(histogram["labels"]):
-        mask = histogram["labels"] == c
-        ids, noisy, kept = histogram["candidate_id"][mask], histogram["noisy_count"][mask], histogram["thresholded_count"][mask]
-        order = np.argsort(-noisy, kind="stable")[:top]
-        rows.append({
-            "class": int(c),
-            "candidates": int(mask.sum()),
-            "noisy_total": float(noisy.sum()),
-            "zeroed_fraction": float(np.mean(kept <= 0)),
-            "effective_sample_size": effective_sample_size(kept),
-            "top_share": float(kept.max() / kept.sum()) if kept.sum() > 0 else 0.0,
-            "top_candidates": " ".join(f"{int(i)}:{noisy[j]:.1f}" for i, j in zip(ids[order], order)),
-        })
-    return pd.DataFrame(rows)

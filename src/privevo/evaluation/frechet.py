@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from privevo.io.artifacts import ArtifactError, load_npz, save_npz
+from privevo.io.artifacts import load_npz, save_npz
+from privevo.io.images import ArtifactError
 
 logger = logging.getLogger("privevo.evaluation.frechet")
 

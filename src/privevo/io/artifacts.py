@@ -13,10 +13,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from privevo.core.classes import NUM_CLASSES
-
-
-class ArtifactError(ValueError):
-    """An artifact on disk does not have the expected shape, dtype or content."""
+from privevo.io.images import ArtifactError, check_images, check_labels
 
 
 @contextlib.contextmanager
@@ -42,18 +39,6 @@ def atomic_path(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
             tmp_path.unlink()
 
 
-def check_images(images: np.ndarray, *, name: str = "images") -> np.ndarray:
-    """Validate a uint8 NHWC image batch."""
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8 or images.ndim != 4:
-        raise ArtifactError(
-            f"{name}: expected a uint8 array of shape (N, H, W, C), got "
-            f"{getattr(images, 'dtype', type(images))} {getattr(images, 'shape', '')}"
-        )
-    if images.shape[-1] not in (1, 3):
-        raise ArtifactError(f"{name}: expected 1 or 3 channels last, got shape {images.shape}")
-    return images
-
-
 def save_images(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray | None = None, **extra: np.ndarray) -> None:
     """Write uint8 NHWC ``images`` (and int64 ``labels``) to a compressed ``.npz``, atomically."""
     check_images(images, name=str(path))
@@ -66,20 +51,6 @@ def save_images(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray 
     arrays.update({k: np.asarray(v) for k, v in extra.items()})
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, **arrays)
-
-
-def check_labels(labels: np.ndarray, *, num_images: int, num_classes: int | None, name: str = "labels") -> np.ndarray:
-    """Validate class labels: a 1-D integer array, one per image, in 0..num_classes-1; returned as int64."""
-    if not isinstance(labels, np.ndarray) or not np.issubdtype(labels.dtype, np.integer):
-        raise ArtifactError(f"{name}: labels must be integers, got {getattr(labels, 'dtype', type(labels).__name__)}")
-    if labels.shape != (num_images,):
-        raise ArtifactError(f"{name}: expected {num_images} labels in a 1-D array, got shape {labels.shape}")
-    if len(labels):
-        low, high = int(labels.min()), int(labels.max())
-        if low < 0 or (num_classes is not None and high >= num_classes):
-            allowed = f"0..{num_classes - 1}" if num_classes is not None else ">= 0"
-            raise ArtifactError(f"{name}: labels must be in {allowed}, found values in {low}..{high}")
-    return labels.astype(np.int64, copy=False)
 
 
 def load_images(path: str | os.PathLike, *, num_classes: int | None = NUM_CLASSES

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 from privevo.core.classes import NUM_CLASSES
 from privevo.core.seeding import rng, torch_seed
 from privevo.core.timing import model_time
+from privevo.io.images import check_images, check_labels
 
 logger = logging.getLogger("privevo.models.classifier")
 
@@ -45,6 +46,7 @@ MAX_SHIFT = 1
 # Below this many optimiser steps, BatchNorm's running averages (momentum 0.1) still remember the
 # initial weights, so they are recomputed exactly on the training images before validating.
 BN_RECALIBRATE_STEPS = 50
+MIN_IMAGE_SIZE = 8  # smallest H and W SmallCNN takes (two 2x2 poolings, then a 3x3 adaptive pool)
 
 
 class SmallCNN(nn.Module):
@@ -85,28 +87,9 @@ def num_parameters(model: nn.Module) -> int:
 # input checks and preprocessing
 
 
-def _check_images(images: Any, name: str, expected_hwc: tuple[int, int, int] | None = None) -> np.ndarray:
-    if not isinstance(images, np.ndarray) or images.dtype != np.uint8:
-        raise ValueError(f"{name}: expected a uint8 numpy array (N, H, W, C), got {getattr(images, 'dtype', type(images))}")
-    if images.ndim != 4 or images.shape[-1] not in (1, 3) or min(images.shape[1:3]) < 8:
-        raise ValueError(f"{name}: expected shape (N, H, W, C) with H, W >= 8 and C in (1, 3), got {images.shape}")
-    if images.shape[0] == 0:
-        raise ValueError(f"{name}: no images")
-    if expected_hwc is not None and tuple(images.shape[1:]) != tuple(expected_hwc):
-        raise ValueError(f"{name}: the model expects images of shape (N, {', '.join(map(str, expected_hwc))}), got {images.shape}")
-    return images
-
-
-def _check_labels(labels: Any, n: int, name: str, num_classes: int) -> np.ndarray:
-    labels = np.asarray(labels)
-    if labels.shape != (n,):
-        raise ValueError(f"{name}: expected {n} labels of shape ({n},), got shape {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"{name}: labels must be integers, got {labels.dtype}")
-    labels = labels.astype(np.int64)
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        raise ValueError(f"{name}: labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]")
-    return labels
+def _check_input_images(images: Any, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """A non-empty uint8 (N, H, W, 1|3) batch with H, W >= MIN_IMAGE_SIZE (and (H, W, C) == ``shape`` if given)."""
+    return check_images(images, name=name, shape=shape, min_size=MIN_IMAGE_SIZE, allow_empty=False)
 
 
 def _to_tensor(images: np.ndarray) -> torch.Tensor:
@@ -185,7 +168,7 @@ def _logits(model: SmallCNN, x: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 
 def _check_model_input(model: nn.Module, images: np.ndarray, name: str) -> np.ndarray:
-    return _check_images(images, name, getattr(model, "input_shape", None))
+    return _check_input_images(images, name, getattr(model, "input_shape", None))
 
 
 def predict_proba(model: SmallCNN, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
@@ -199,7 +182,7 @@ def evaluate(model: SmallCNN, images: np.ndarray, labels: np.ndarray, batch_size
     """Accuracy, mean negative log-likelihood, Brier score and per-class accuracy on labelled images."""
     images = _check_model_input(model, images, "images")
     num_classes = getattr(model, "num_classes", NUM_CLASSES)
-    labels = _check_labels(labels, images.shape[0], "labels", num_classes)
+    labels = check_labels(np.asarray(labels), num_images=images.shape[0], num_classes=num_classes, name="labels")
     logits = _logits(model, _to_tensor(images), batch_size).double()
     y = torch.from_numpy(labels)
     logp = torch.log_softmax(logits, dim=1)
@@ -277,8 +260,9 @@ def train_classifier(
     batches, in training mode), ``val_loss``, ``val_acc`` (``None`` without a validation set),
     ``lr`` and ``seconds``.
     """
-    images = _check_images(train_images, "train_images")
-    labels = _check_labels(train_labels, images.shape[0], "train_labels", num_classes)
+    images = _check_input_images(train_images, "train_images")
+    labels = check_labels(np.asarray(train_labels), num_images=images.shape[0], num_classes=num_classes,
+                          name="train_labels")
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if batch_size < 1:
@@ -381,10 +365,10 @@ def run_downstream(
         raise ValueError("seeds must not be empty")
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"seeds must be distinct, got {seeds}")
-    train_images = _check_images(train_images, "train_images")
-    test_images = _check_images(test_images, "test_images", train_images.shape[1:])
+    train_images = _check_input_images(train_images, "train_images")
+    test_images = _check_input_images(test_images, "test_images", train_images.shape[1:])
     num_classes = train_kwargs.get("num_classes", NUM_CLASSES)
-    _check_labels(test_labels, test_images.shape[0], "test_labels", num_classes)
+    check_labels(np.asarray(test_labels), num_images=test_images.shape[0], num_classes=num_classes, name="test_labels")
 
     accuracies, nlls, histories, selected, seconds = [], [], {}, {}, []
     for seed in seeds:

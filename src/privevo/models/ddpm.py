@@ -15,7 +15,8 @@ import torch
 from tqdm.auto import tqdm
 
 from privevo.core import seeding
-from privevo.io.artifacts import atomic_path, check_images, save_csv, save_json
+from privevo.io.artifacts import atomic_path, save_csv, save_json
+from privevo.io.images import check_images
 from privevo.core.devices import resolve_device, resolve_mixed_precision
 from privevo.apis.diffusion import autocast, images_to_tensor
 from privevo.core.timing import model_time

@@ -1,4 +1,4 @@
-"""The DP nearest-neighbour histogram and the selection of the next population: pure array functions.
+"""The DP nearest-neighbour histogram: votes, Gaussian noise and the threshold, as pure array functions.
 
 This is the only computation that touches private data. Clean counts live only inside
 :func:`dp_nn_histogram`; callers get noisy counts.
@@ -89,52 +89,3 @@ def dp_nn_histogram(
     noisy = counts + noise.gaussian(noise_multiplier, len(counts))
     del counts
     return NoisyHistogram(noisy, threshold_counts(noisy, threshold), float(noise_multiplier), float(threshold))
-
-
-def sample_selection(probabilities: np.ndarray, num_samples: int, rng: np.random.Generator) -> np.ndarray:
-    """Indices of ``num_samples`` draws with replacement, by ``probabilities``."""
-    return np.sort(rng.choice(len(probabilities), size=num_samples, replace=True, p=probabilities))
-
-
-def proportional_selection(probabilities: np.ndarray, num_samples: int) -> np.ndarray:
-    """Deterministic allocation: each candidate gets floor(n p) copies, the remainder goes by largest
-    fractional part (ties to the higher probability, then the lower index)."""
-    expected = probabilities * num_samples
-    copies = np.floor(expected).astype(np.int64)
-    remainder = num_samples - int(copies.sum())
-    if remainder > 0:
-        order = np.lexsort((np.arange(len(probabilities)), -probabilities, -(expected - copies)))
-        copies[order[:remainder]] += 1
-    return np.repeat(np.arange(len(probabilities)), copies)
-
-
-def rank_selection(thresholded_counts: np.ndarray, noisy_counts: np.ndarray, num_samples: int, *,
-                   top: int) -> np.ndarray:
-    """DPSDA's rank mode: the ``top`` candidates with the highest thresholded noisy count (ties broken by
-    the noisy count, then the lower index), each repeated so that ``num_samples`` parents come out.
-
-    DPSDA selects the top N and makes ``next_variation_api_fold`` variations of each; repeating each of the
-    top candidates num_samples / top times is the same thing with one variation per parent.
-    """
-    if not 1 <= top <= len(thresholded_counts):
-        raise ValueError(f"rank selection keeps 1..{len(thresholded_counts)} candidates, got top={top}")
-    order = np.lexsort((np.arange(len(thresholded_counts)), -noisy_counts, -thresholded_counts))
-    best = np.sort(order[:top])
-    return np.sort(np.resize(best, num_samples))
-
-
-SELECTION_METHODS = ("sample", "rank", "proportional")
-
-
-def select(histogram: NoisyHistogram, num_samples: int, *, method: str, rng: np.random.Generator,
-           rank_top: int | None = None) -> np.ndarray:
-    """Indices of the ``num_samples`` parents of the next population, from the noisy histogram only."""
-    if method == "sample":
-        return sample_selection(histogram.probabilities, num_samples, rng)
-    if method == "proportional":
-        return proportional_selection(histogram.probabilities, num_samples)
-    if method == "rank":
-        histogram.check_not_empty()
-        return rank_selection(histogram.thresholded_counts, histogram.noisy_counts, num_samples,
-                              top=rank_top if rank_top is not None else num_samples)
-    raise ValueError(f"unknown selection method {method!r}; choose from {', '.join(SELECTION_METHODS)}")

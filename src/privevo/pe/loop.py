@@ -1,5 +1,6 @@
-"""PE's steps over whole populations: initial samples, lookahead embeddings, DP histogram + selection,
-variation. Each takes arrays and models and returns arrays; the CLI reads and writes the artifacts.
+"""PE's steps over whole populations: initial samples, DP histograms + selection, variation.
+
+Each takes arrays and models and returns arrays; the CLI reads and writes the artifacts.
 
 Populations are class-major: a (N_total, H, W, C) uint8 array with int64 labels, equal N_syn per class.
 """
@@ -13,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from privevo.core import seeding
-from privevo.pe.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, select, threshold_counts
+from privevo.pe.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, threshold_counts
+from privevo.pe.selection import select
 from privevo.pe.draws import draw_fingerprint, load_or_draw
 from privevo.pe.noise import NoiseSource
 
@@ -33,28 +35,6 @@ def initial_population(api, *, classes: list[int], num_samples_per_class: int, s
         images.append(api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}"))
         labels.append(np.full(num_samples_per_class, c, dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)
-
-
-def lookahead_embeddings(
-    api, embedder, images: np.ndarray, labels: np.ndarray, *, degree: float, lookahead_degree: int, iteration: int,
-    seed: int, embed_batch_size: int = 128,
-) -> np.ndarray:
-    """Embedding of every candidate: the mean embedding of k variations of it (k = 0: of itself).
-
-    The lookahead variations are thrown away; only their mean embedding is returned.
-    """
-    if lookahead_degree == 0:
-        return embedder.embed(images, batch_size=embed_batch_size)
-    k = lookahead_degree
-    variations = np.empty((len(images) * k, *images.shape[1:]), dtype=np.uint8)
-    for c, index in class_slices(labels).items():
-        stream = seeding.torch_seed(seed, role="lookahead", class_index=c, iteration=iteration)
-        # Candidate-major: rows i*k .. i*k+k-1 are the k variations of candidate i.
-        varied = api.variation(np.repeat(images[index], k, axis=0), degree=degree, seed=stream,
-                               desc=f"lookahead t={iteration} class {c}")
-        variations[(index[:, None] * k + np.arange(k)).ravel()] = varied
-    features = embedder.embed(variations, batch_size=embed_batch_size)
-    return features.reshape(len(images), k, -1).mean(axis=1).astype(np.float32)
 
 
 def noisy_histograms(

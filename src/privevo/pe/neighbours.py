@@ -6,6 +6,8 @@ import logging
 
 import numpy as np
 
+from privevo.core.registry import Registry
+
 logger = logging.getLogger("privevo.pe.neighbours")
 
 
@@ -46,7 +48,10 @@ def torch_search(queries: np.ndarray, database: np.ndarray, k: int, *, chunk_siz
     return out
 
 
-NN_BACKENDS = {"faiss": faiss_search, "torch": torch_search}
+NN_BACKENDS = Registry("nearest-neighbour backend", {
+    "faiss": "privevo.pe.neighbours:faiss_search",
+    "torch": "privevo.pe.neighbours:torch_search",
+})
 
 
 def resolve_backend(name: str) -> str:
@@ -57,12 +62,10 @@ def resolve_backend(name: str) -> str:
             logger.warning("faiss is not importable; using the torch nearest-neighbour backend")
             return "torch"
         return "faiss"
-    if name not in NN_BACKENDS:
-        raise ValueError(f"unknown nearest-neighbour backend {name!r}; choose from {', '.join(NN_BACKENDS)} or auto")
-    return name
+    return NN_BACKENDS.check(name, key="pe.nn_backend")
 
 
 def nearest_neighbours(queries: np.ndarray, database: np.ndarray, k: int = 1, *, backend: str = "auto") -> np.ndarray:
     if not 1 <= k <= len(database):
         raise ValueError(f"need 1 <= k <= number of candidates ({len(database)}), got k={k}")
-    return NN_BACKENDS[resolve_backend(backend)](queries, database, k)
+    return NN_BACKENDS.get(resolve_backend(backend))(queries, database, k)

@@ -7,7 +7,8 @@ from typing import Sequence
 
 import numpy as np
 
-from privevo.io.artifacts import atomic_path, check_images
+from privevo.io.artifacts import atomic_path
+from privevo.io.images import check_images
 
 
 def image_grid(images: np.ndarray, *, ncols: int, scale: int = 2, pad: int = 1) -> np.ndarray:
@@ -121,3 +122,19 @@ def save_sorted_counts(path: str | Path, counts_by_class: dict[int, np.ndarray],
     with atomic_path(path, suffix=".png") as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)
+
+
+def save_downstream_curves(path, curves, *, real: bool) -> None:
+    """Train and validation accuracy per epoch, one line per classifier seed and split."""
+    series = {f"seed {seed} {col}": group[col].to_numpy() for seed, group in curves.groupby("seed")
+              for col in ("train_acc", "val_acc")}
+    first_seed = curves["seed"].iloc[0]
+    save_curve(path, curves[curves["seed"] == first_seed]["epoch"].to_numpy(), series, xlabel="epoch",
+               ylabel="accuracy", title=("CNN on real private data (no privacy)" if real else "CNN on synthetic data")
+               + ": train / validation accuracy")
+
+
+def save_sorted_counts_per_class(path, histogram: dict, *, title: str) -> None:
+    """Sorted noisy counts of every class of one released histogram, with the threshold."""
+    counts = {int(c): histogram["noisy_count"][histogram["labels"] == c] for c in np.unique(histogram["labels"])}
+    save_sorted_counts(path, counts, threshold=float(histogram["threshold"]), title=title)

@@ -1,3 +1,5 @@
+"""Tests of the downstream classifier: training, model selection on a validation split, the protocol, input checks."""
+
 import inspect
 
 import numpy as np
@@ -5,6 +7,7 @@ import pytest
 import torch
 
 import privevo.models.classifier as clf
+from privevo.io.images import ArtifactError
 from privevo.models.classifier import (
     SmallCNN,
     evaluate,
@@ -158,22 +161,29 @@ def test_training_never_sees_test_data(monkeypatch):
 def test_invalid_inputs(trained):
     model, _ = trained
     x, y = squares(1, seed=8)
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match="train_images: images must be 4-d"):
         train_classifier(x[..., 0], y, seed=0, epochs=1)  # missing channel axis
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match="train_images: images must have dtype uint8"):
         train_classifier(x.astype(np.float32), y, seed=0, epochs=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match="train_images: images must be at least 8x8"):
+        train_classifier(x[:, :7, :7], y, seed=0, epochs=1)
+    with pytest.raises(ArtifactError, match="train_images: no images"):
+        train_classifier(x[:0], y[:0], seed=0, epochs=1)
+    with pytest.raises(ArtifactError, match="train_labels: expected 10 labels"):
         train_classifier(x, y[:-1], seed=0, epochs=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match=r"train_labels: labels must be in 0\.\.9"):
         train_classifier(x, y + 5, seed=0, epochs=1)  # label 14 out of range
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match="train_labels: labels must be integers"):
+        train_classifier(x, y.astype(np.float64), seed=0, epochs=1)
+    with pytest.raises(ArtifactError, match=r"images: expected images of shape \(N, 28, 28, 1\)"):
         predict_proba(model, np.zeros((2, 32, 32, 1), np.uint8))
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match="labels: expected 10 labels"):
         evaluate(model, x, y[:3])
-    with pytest.raises(ValueError):
+    with pytest.raises(ArtifactError, match=r"test_images: expected images of shape \(N, 28, 28, 1\)"):
         run_downstream(x, y, np.zeros((2, 32, 32, 1), np.uint8), y[:2], seeds=[0], epochs=1)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="seeds must not be empty"):
         run_downstream(x, y, x, y, seeds=[], epochs=1)
+    assert evaluate(model, x, y.tolist())["num_examples"] == 10  # labels given as a list still work
 
 
 def test_augment_shapes_and_flip():

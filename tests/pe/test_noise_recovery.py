@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.cli import commands as cli
+from privevo.cli import main
 from privevo.core import seeding
 from privevo.io.artifacts import load_npz, save_images
 from privevo.pe.histogram import clean_votes
@@ -54,7 +54,7 @@ def release(tmp_path):
         np.save(folder / "private.npy", private)
         np.save(folder / "private_labels.npy", private_labels)
         (folder / "calibration.json").write_text(json.dumps({"noise_multiplier": 7.3}))
-        assert cli.main(["pe-histogram", "--params", str(folder / "params.yaml"), "--iteration", "2",
+        assert main(["pe-histogram", "--params", str(folder / "params.yaml"), "--iteration", "2",
                          "--private-embeddings", str(folder / "private.npy"),
                          "--private-labels", str(folder / "private_labels.npy"),
                          "--candidates", str(folder / "candidates.npz"), "--lookahead", str(folder / "lookahead.npy"),

@@ -7,7 +7,8 @@ import pytest
 from privevo.accountants.gdp import calibrate
 from privevo.config.params import load_params
 from privevo.pe.noise import NOT_DP_WARNING
-from privevo.reports.privacy import privacy_report, run_metrics, summary_table
+from privevo.reports.privacy import privacy_report
+from privevo.reports.summary import run_metrics, summary_table
 
 from conftest import ROOT
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from privevo.evaluation.fd_curve import (ALL_CLASSES, effective_sample_size, fd_curve_frame, histogram_summary, load_stats,
+from privevo.evaluation.inspect import effective_sample_size, histogram_summary
+from privevo.evaluation.fd_curve import (ALL_CLASSES, fd_curve_frame, load_stats,
                                 population_distances, reference_stats, save_stats)
 
 

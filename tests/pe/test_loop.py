@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from privevo.cli import commands as cli
+from privevo.cli import main
 from privevo.pe import loop as pe
+from privevo.pe.lookahead import lookahead_embeddings
 from privevo.core import seeding
 from privevo.io.artifacts import load_npz, save_images
 from privevo.config.params import load_params, variation_degrees
@@ -74,7 +76,7 @@ def test_variation_and_lookahead_streams_are_seeded_per_class_and_iteration():
     api, labels = FakeAPI(), np.repeat([0, 1], 3)
     images = np.zeros((6, 4, 4, 1), np.uint8)
     pe.variation_population(api, images, labels, degree=0.5, iteration=2, seed=9)
-    pe.lookahead_embeddings(api, FakeEmbedder(), images, labels, degree=0.5, lookahead_degree=2, iteration=2, seed=9)
+    lookahead_embeddings(api, FakeEmbedder(), images, labels, degree=0.5, lookahead_degree=2, iteration=2, seed=9)
     seeds = [call[2] for call in api.calls]
     assert seeds == [seeding.torch_seed(9, role=role, class_index=c, iteration=2)
                      for role in ("variation", "lookahead") for c in (0, 1)]
@@ -103,11 +105,11 @@ def test_iteration_t_uses_degree_t_for_the_lookahead_of_s_t_minus_1_and_the_vari
     for t in (1, 2, 3):
         # Iteration t: the lookahead of S_(t-1) (population index t - 1), then the variation that makes S_t.
         api.calls.clear()
-        assert cli.main(["pe-lookahead", "--params", str(tiny_params), "--model", "m", "--candidates",
+        assert main(["pe-lookahead", "--params", str(tiny_params), "--model", "m", "--candidates",
                          str(tmp_path / "pop.npz"), "--iteration", str(t - 1), "--out", str(tmp_path / "la.npy")]) == 0
         assert {call[1] for call in api.calls} == {degrees[t - 1]}
         api.calls.clear()
-        assert cli.main(["pe-variation", "--params", str(tiny_params), "--model", "m", "--selected",
+        assert main(["pe-variation", "--params", str(tiny_params), "--model", "m", "--selected",
                          str(tmp_path / "pop.npz"), "--iteration", str(t), "--out", str(tmp_path / "v.npz")]) == 0
         assert {call[1] for call in api.calls} == {degrees[t - 1]}
     # Snakemake's per-rule settings name the same degrees, so a schedule change reruns the right jobs.
@@ -128,7 +130,7 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
             "--private-embeddings", str(tmp_path / "private.npy"), "--private-labels", str(tmp_path / "private_labels.npy"),
             "--candidates", str(tmp_path / "candidates.npz"), "--lookahead", str(tmp_path / "lookahead.npy"),
             "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(tmp_path / "iter_001")]
-    assert cli.main(argv) == 0
+    assert main(argv) == 0
     first = (tmp_path / "iter_001" / "histogram.npz").read_bytes()
     histogram = load_npz(tmp_path / "iter_001" / "histogram.npz")
     assert str(histogram["noise_source"]) == "os-entropy"
@@ -136,6 +138,6 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
     # Snakemake deletes the outputs of a job it thinks incomplete; the stored draw survives and is reused.
     for name in ("histogram.npz", "histogram.csv", "selected.npz"):
         (tmp_path / "iter_001" / name).unlink()
-    assert cli.main(argv) == 0
+    assert main(argv) == 0
     assert (tmp_path / "iter_001" / "histogram.npz").read_bytes() == first
     assert len(list((tmp_path / "iter_001" / "draws").glob("*.npz"))) == 1

@@ -1,0 +1,168 @@
+"""The argparse front of ``privevo <step>`` (also ``python -m privevo <step>``): parsing, logging, exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+
+from privevo.cli import commands
+
+logger = logging.getLogger("privevo")
+TIMING_PREFIX = "TIMING "
+_PROCESS_START = time.time()
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # faiss announces every SIMD variant it tries at INFO.
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
+    parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="<step>")
+
+    def step(name, func, help_text, params=True):
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if params:
+            p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+        p.set_defaults(func=func)
+        return p
+
+    step("validate-params", commands.cmd_validate_params, "check params.yaml against the schema and print derived settings")
+    p = step("prepare-data", commands.cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
+    p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
+    p = step("pretrain", commands.cmd_pretrain, "pretrain the foundation DDPM on the public set only")
+    p.add_argument("--public", required=True)
+    p.add_argument("--out", required=True, help="diffusers model folder to write")
+    p = step("model-info", commands.cmd_model_info, "record which foundation model a run uses (with weight hashes)")
+    p.add_argument("--model", required=True, help="the diffusers model folder")
+    p.add_argument("--out", required=True)
+    p = step("embed-private", commands.cmd_embed_private, "embed the private training set (input of the DP histogram)")
+    p.add_argument("--private", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-labels", required=True)
+    p = step("calibrate", commands.cmd_calibrate, "privacy calculator: solve for the noise multiplier or for epsilon", params=False)
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--epsilon", type=float)
+    group.add_argument("--noise-multiplier", type=float)
+    group.add_argument("--params", dest="params_file", help="take privacy.* and pe.num_iterations from this params file")
+    p.add_argument("--delta", type=float)
+    p.add_argument("--num-iterations", type=int)
+    p.add_argument("--out", help="also write the JSON record here")
+    p = step("pe-init", commands.cmd_pe_init, "S_0: RANDOM_API samples for every class")
+    p.add_argument("--model", required=True)
+    p.add_argument("--out", required=True)
+    p = step("pe-lookahead", commands.cmd_pe_lookahead, "lookahead embeddings of a population")
+    p.add_argument("--model", required=True)
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
+    p.add_argument("--out", required=True)
+    p = step("pe-histogram", commands.cmd_pe_histogram, "DP nearest-neighbour histogram and selection of one iteration")
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--private-embeddings", required=True)
+    p.add_argument("--private-labels", required=True)
+    p.add_argument("--candidates", required=True)
+    p.add_argument("--lookahead", required=True)
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--out-dir", required=True)
+    p = step("pe-variation", commands.cmd_pe_variation, "S_t = VARIATION_API(selected samples)")
+    p.add_argument("--model", required=True)
+    p.add_argument("--selected", required=True)
+    p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--out", required=True)
+    p = step("pe-release", commands.cmd_pe_release, "write the final synthetic set and privacy.json")
+    p.add_argument("--final", required=True)
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--out-synthetic", required=True)
+    p.add_argument("--out-privacy", required=True)
+    p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
+    p = step("audit", commands.cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
+    p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
+    p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")
+    p.add_argument("--calibration", required=True)
+    p.add_argument("--noise-scale", type=float, default=1.0,
+                   help="scale the mechanism's noise (simulates an implementation with too little noise; 1 = as accounted)")
+    p.add_argument("--out", required=True)
+    p = step("fid", commands.cmd_fid, "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
+             params=False)
+    p.add_argument("first")
+    p.add_argument("second")
+    p.add_argument("--embedder", choices=["lite0", "inception", "pixels"], default="lite0")
+    p.add_argument("--resolution", type=int, default=64)
+    p.add_argument("--inception-path")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=128)
+    p = step("eval-reference-stats", commands.cmd_eval_reference_stats, "feature statistics of the private set (evaluation)",
+             params=False)
+    p.add_argument("--embeddings", required=True)
+    p.add_argument("--labels", required=True)
+    p.add_argument("--out", required=True)
+    p = step("eval-fd-curve", commands.cmd_eval_fd_curve, "Frechet distance of every population S_0..S_T (evaluation)")
+    p.add_argument("--reference", required=True)
+    p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-png", required=True)
+    p = step("eval-downstream", commands.cmd_eval_downstream, "train the small CNN on a set, test on the real test split")
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--real", action="store_true", help="the training set is the real private set (reference ceiling)")
+    p.add_argument("--out", required=True)
+    p.add_argument("--out-curves", required=True)
+    p.add_argument("--out-png", required=True)
+    p = step("inspect", commands.cmd_inspect, "summarise the noisy histogram of one iteration folder", params=False)
+    p.add_argument("iteration_dir")
+    p.add_argument("--top", type=int, default=3)
+    p.add_argument("--plot", help="save sorted noisy counts per class to this PNG")
+    p.add_argument("--grid", help="save the top- and bottom-voted candidates per class to this PNG")
+    p = step("eval-metrics", commands.cmd_eval_metrics, "collect the final scalars of a run into metrics.json", params=False)
+    p.add_argument("--privacy", required=True)
+    p.add_argument("--fd-curve", required=True)
+    p.add_argument("--downstream", required=True)
+    p.add_argument("--real", required=True)
+    p.add_argument("--out", required=True)
+    p = step("publish", commands.cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
+    p.add_argument("--run-dir", required=True)
+    p.add_argument("--out-dir", required=True)
+    p.add_argument("--num-iterations", type=int, help="read iterations 1..T only (default: every iter_* folder)")
+    p = step("summary", commands.cmd_summary, "one table row per run (CSV and Markdown)", params=False)
+    p.add_argument("--runs-dir", required=True)
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from privevo.accountants.gdp import AccountingError
+    from privevo.io.images import ArtifactError
+    from privevo.config.params import ParamsError
+    from privevo.data import DataSourceError
+    from privevo.pe.histogram import EmptyHistogramError
+
+    args = build_parser().parse_args(argv)
+    _configure_logging(args.log_level)
+    start = time.perf_counter()
+    try:
+        code = args.func(args)
+    except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError, ArtifactError,
+            AccountingError) as exc:
+        # Bad input is the user's to fix: one line naming it, no traceback.
+        logger.error("%s", exc)
+        return 2
+    from privevo.core.timing import model_totals
+
+    totals = model_totals()
+    wall = time.perf_counter() - start
+    logger.info("step %s finished in %.1f s (model forward passes: %s)", args.command, wall,
+                ", ".join(f"{k} {v:.1f} s" for k, v in totals.items()) or "none")
+    # One machine-readable line per step for benchmarks/; process_seconds counts from the import of this
+    # module (so it includes the lazy imports of torch etc. and model loading, not interpreter start-up).
+    logger.info("%s%s", TIMING_PREFIX, json.dumps({"step": args.command, "step_seconds": round(wall, 3),
+                "process_seconds": round(time.time() - _PROCESS_START, 3),
+                "model_seconds": {k: round(v, 3) for k, v in totals.items()}}))
+    return code

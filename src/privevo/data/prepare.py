@@ -1,0 +1,244 @@
+"""Assembling and writing the data stage's sets: the public mix, stratified subsets and the manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from privevo.core.classes import FASHION_MNIST_CLASSES
+from privevo.data.checks import IMAGE_SHAPE, DataSourceError, check_image_set
+from privevo.data.fashion_mnist import find_fashion_mnist_dir, load_fashion_mnist
+from privevo.data.public import PUBLIC_SOURCES
+from privevo.data.public.animals import DEFAULT_AUGMENTED_COUNT
+from privevo.data.public.natural import DEFAULT_CROPS_COUNT
+from privevo.data.public.procedural import DEFAULT_SHAPES_COUNT
+from privevo.io.artifacts import load_npz, save_images, save_json
+
+logger = logging.getLogger(__name__)
+
+PRIVATE_LABEL = ("PRIVATE: computed from the private data without noise (class counts, digests); not part of "
+                 "the DP release, never to be published or copied into a run folder")
+MIN_PUBLIC_IMAGES = 10_000
+
+
+# --------------------------------------------------------------------------------------------
+# Content identity
+# --------------------------------------------------------------------------------------------
+
+
+def images_digest(images: np.ndarray) -> str:
+    """sha256 of an image array's shape, dtype and bytes (a content identity for the manifest)."""
+    digest = hashlib.sha256(f"{images.dtype}{images.shape}".encode())
+    digest.update(np.ascontiguousarray(images).tobytes())
+    return digest.hexdigest()
+
+
+def count_exact_overlap(images: np.ndarray, reference: np.ndarray) -> int:
+    """How many of ``images`` are byte-for-byte equal to some image of ``reference``."""
+    ref = {hashlib.blake2b(img.tobytes(), digest_size=16).digest() for img in reference}
+    return sum(hashlib.blake2b(img.tobytes(), digest_size=16).digest() in ref for img in images)
+
+
+# --------------------------------------------------------------------------------------------
+# The public set
+# --------------------------------------------------------------------------------------------
+
+
+def _named_rng(entropy: int, name: str) -> np.random.Generator:
+    """The stream called ``name`` under ``entropy`` (crc32 of the name, so it does not depend on Python's hash seed)."""
+    return np.random.default_rng(np.random.SeedSequence(entropy=int(entropy), spawn_key=(zlib.crc32(name.encode()),)))
+
+
+def build_public_set(
+    *,
+    sources: Sequence[str] | None = None,
+    rng: np.random.Generator,
+    augmented_count: int = DEFAULT_AUGMENTED_COUNT,
+    shapes_count: int = DEFAULT_SHAPES_COUNT,
+    crops_count: int = DEFAULT_CROPS_COUNT,
+    min_images: int = MIN_PUBLIC_IMAGES,
+    return_source_labels: bool = False,
+):
+    """Assemble the public set from ``sources`` (names in :data:`PUBLIC_SOURCES`).
+
+    ``sources=None`` takes every available source (a missing one is skipped with a warning, the
+    optional scikit-image crops quietly). A source named explicitly must load, or
+    :class:`DataSourceError` says how to install it. Returns ``(images, source_ids, source_names)``:
+    uint8 ``(N, 28, 28, 1)`` images, int64 ids indexing ``source_names``; with
+    ``return_source_labels`` also the per-source labels (animal class, digit, shape kind; -1 where a
+    source has none).
+    """
+    counts = {"augmented_count": augmented_count, "shapes_count": shapes_count, "crops_count": crops_count}
+    if sources is None:
+        names = []
+        for name, source in PUBLIC_SOURCES.items():
+            if source.available():
+                names.append(name)
+            elif source.optional:
+                logger.info("public source %s skipped: not available", name)
+            else:
+                logger.warning("public source %s skipped: not available (install: %s)", name, source.install_hint)
+    else:
+        names = list(dict.fromkeys(sources))
+        unknown = [name for name in names if name not in PUBLIC_SOURCES]
+        if unknown:
+            raise DataSourceError(
+                f"unknown public source(s) {', '.join(unknown)}; known: {', '.join(PUBLIC_SOURCES)}"
+            )
+    # a procedural source asked for 0 images is left out
+    names = [n for n in names if PUBLIC_SOURCES[n].count_param is None or counts[PUBLIC_SOURCES[n].count_param] > 0]
+    if not names:
+        raise DataSourceError("no public source selected")
+
+    base = int(rng.integers(0, 2**63))
+    all_images, all_ids, all_labels = [], [], []
+    for index, name in enumerate(names):
+        source = PUBLIC_SOURCES[name]
+        start = time.perf_counter()
+        if source.count_param is None:
+            images, labels = source.load()
+        else:
+            # one stream per source name, so a source's images do not depend on which others are included
+            images, labels = source.load(_named_rng(base, name), counts[source.count_param])
+        check_image_set(images, labels, name=f"public source {name}")
+        logger.info("public source %s: %d images in %.2f s", name, images.shape[0], time.perf_counter() - start)
+        all_images.append(images)
+        all_ids.append(np.full(images.shape[0], index, dtype=np.int64))
+        all_labels.append(labels.astype(np.int64) if labels is not None else np.full(images.shape[0], -1, np.int64))
+    images = np.concatenate(all_images)
+    source_ids = np.concatenate(all_ids)
+    if images.shape[0] < min_images:
+        raise DataSourceError(
+            f"the public set has {images.shape[0]} images from {', '.join(names)}; at least {min_images} "
+            f"are needed. Add sources (install hints: "
+            + "; ".join(f"{n}: {s.install_hint}" for n, s in PUBLIC_SOURCES.items() if n not in names)
+            + ") or raise augmented_count / shapes_count."
+        )
+    check_image_set(images, source_ids, name="public set", num_classes=len(names))
+    if return_source_labels:
+        return images, source_ids, list(names), np.concatenate(all_labels)
+    return images, source_ids, list(names)
+
+
+def load_public_set(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Read ``public.npz`` written by :func:`prepare_data`: ``(images, source_ids, source_names)``."""
+    arrays = load_npz(path)
+    images, source_ids = arrays["images"], arrays["labels"]
+    names = [str(n) for n in arrays["source_names"]]
+    check_image_set(images, source_ids, name=str(path), num_classes=len(names))
+    return images, source_ids, names
+
+
+# --------------------------------------------------------------------------------------------
+# The data stage
+# --------------------------------------------------------------------------------------------
+
+
+def _per_class(labels: np.ndarray, names: Iterable[str]) -> dict[str, int]:
+    names = list(names)
+    counts = np.bincount(labels, minlength=len(names))
+    return {name: int(c) for name, c in zip(names, counts)}
+
+
+def stratified_head(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first ``count // num_classes`` images of every class, in their original order (for small test runs)."""
+    classes = np.unique(labels)
+    per_class = max(1, count // len(classes))
+    keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in classes]))
+    return images[keep], labels[keep]
+
+
+def public_data_rng(seed: int) -> np.random.Generator:
+    """The generator :func:`prepare_data` draws the public set from, for a root ``seed``."""
+    return _named_rng(seed, "public_data")
+
+
+
+def _private_entry(file: str, images: np.ndarray, labels: np.ndarray) -> dict:
+    """The manifest's PRIVATE record of one private set: count, per-class counts, digest."""
+    return {
+        "privacy_label": PRIVATE_LABEL,
+        "file": file,
+        "count": int(images.shape[0]),
+        "per_class": _per_class(labels, FASHION_MNIST_CLASSES),
+        "sha256": images_digest(images),
+    }
+
+
+def prepare_data(
+    *,
+    out_dir: str | os.PathLike,
+    fashion_mnist_dir: str | os.PathLike | None = None,
+    public_sources: Sequence[str] | None = None,
+    seed: int,
+    augmented_count: int = DEFAULT_AUGMENTED_COUNT,
+    shapes_count: int = DEFAULT_SHAPES_COUNT,
+    crops_count: int = DEFAULT_CROPS_COUNT,
+    max_private_samples: int | None = None,
+) -> dict:
+    """Write ``private_train.npz``, ``private_test.npz``, ``public.npz`` and ``data_manifest.json``.
+
+    The public set is checked to share no image byte-for-byte with Fashion-MNIST. Returns the
+    manifest (counts per set, per class and per public source; source locations; content digests;
+    no timings, so the same inputs and seed give the same manifest).
+    """
+    out_dir = Path(out_dir)
+    start = time.perf_counter()
+    private_dir = find_fashion_mnist_dir(fashion_mnist_dir)
+    private = load_fashion_mnist(private_dir)
+    if max_private_samples is not None:
+        private["train"] = stratified_head(*private["train"], max_private_samples)
+    settings = {"augmented_count": augmented_count, "shapes_count": shapes_count, "crops_count": crops_count}
+    public_images, source_ids, source_names, source_labels = build_public_set(
+        sources=public_sources, rng=public_data_rng(seed), **settings, return_source_labels=True,
+    )
+    overlap = count_exact_overlap(public_images, np.concatenate([private["train"][0], private["test"][0]]))
+    if overlap:
+        raise DataSourceError(
+            f"{overlap} public images are exact copies of Fashion-MNIST images; refusing to write them"
+        )
+
+    for split in ("train", "test"):
+        save_images(out_dir / f"private_{split}.npz", *private[split])
+    save_images(
+        out_dir / "public.npz", public_images, source_ids,
+        source_names=np.array(source_names, dtype=f"<U{max(len(n) for n in source_names)}"),
+        source_labels=source_labels,
+    )
+
+    manifest = {
+        "privacy_label": PRIVATE_LABEL,
+        "private_fields": ["private_train", "private_test", "sources.fashion_mnist_dir"],
+        "seed": int(seed),
+        "image_shape": list(IMAGE_SHAPE),
+        "class_names": list(FASHION_MNIST_CLASSES),
+        **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split]) for split in ("train", "test")},
+        "public": {
+            "file": "public.npz",
+            "count": int(public_images.shape[0]),
+            "source_names": list(source_names),
+            "per_source": _per_class(source_ids, source_names),
+            "settings": settings,
+            "exact_overlap_with_fashion_mnist": int(overlap),
+            "sha256": images_digest(public_images),
+        },
+        "sources": {
+            "fashion_mnist_dir": str(private_dir.resolve()),
+            "public": {name: PUBLIC_SOURCES[name].origin() for name in source_names},
+        },
+    }
+    save_json(out_dir / "data_manifest.json", manifest)
+    logger.info(
+        "data written to %s (its manifest holds PRIVATE counts): %d public images (%s) in %.1f s",
+        out_dir, manifest["public"]["count"],
+        ", ".join(f"{k} {v}" for k, v in manifest["public"]["per_source"].items()),
+        time.perf_counter() - start,
+    )
+    return manifest

@@ -1,0 +1,23 @@
+"""The files one iteration releases: histogram.{npz,csv} (noisy counts only) and selected.npz (the parents)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from privevo.io.artifacts import save_csv, save_images, save_npz
+
+# Frame column -> key in histogram.npz.
+HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
+                  "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
+
+
+def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray, labels: np.ndarray,
+                   selected: np.ndarray, *, noise_multiplier: float, threshold: float, noise_source: str) -> None:
+    out_dir = Path(out_dir)
+    save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in HISTOGRAM_KEYS.items()},
+             noise_multiplier=noise_multiplier, threshold=threshold, noise_source=noise_source)
+    save_csv(out_dir / "histogram.csv", frame)
+    save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
