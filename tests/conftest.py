@@ -1,3 +1,4 @@
+import copy
 import os
 import shutil
 import subprocess
@@ -27,6 +28,17 @@ def snakemake(*args, params_file, check=True):
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
     return subprocess.run([str(BIN / "snakemake"), "--cores", "2", "--config", f"params_file={params_file}", *args],
                           cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+
+
+def mutate(params: dict, dotted: str, value) -> dict:
+    """A deep copy of ``params`` with the key at ``dotted`` (e.g. "pe.num_iterations") set to ``value``."""
+    params = copy.deepcopy(params)
+    *parents, last = dotted.split(".")
+    node = params
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return params
 
 
 def write_params(path: Path, params: dict) -> Path:

@@ -1,6 +1,5 @@
 """Bad input gets one clear line naming what is wrong (exit status 2), never a traceback."""
 
-import copy
 import json
 import subprocess
 import sys
@@ -11,7 +10,7 @@ import yaml
 
 from privevo.config.params import ParamsError, check_memory, load_params, validate_params
 
-from conftest import ROOT
+from conftest import ROOT, mutate
 
 
 @pytest.fixture
@@ -19,14 +18,6 @@ def params():
     return load_params(ROOT / "params.yaml")
 
 
-def mutate(params, dotted, value):
-    params = copy.deepcopy(params)
-    *parents, last = dotted.split(".")
-    node = params
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return params
 
 
 def privevo(*args):

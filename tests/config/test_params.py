@@ -1,4 +1,3 @@
-import copy
 import subprocess
 import sys
 
@@ -8,7 +7,7 @@ import yaml
 from privevo.config.params import (ParamsError, degree_of_iteration, load_params, privacy_tag, validate_params,
                             variation_degrees)
 
-from conftest import ROOT
+from conftest import ROOT, mutate
 
 
 @pytest.fixture
@@ -26,14 +25,6 @@ def test_default_run_is_offline_fmnist_at_epsilon_1(params):
     assert params["model"]["source"] == "pretrain" and params["embedding"]["name"] == "lite0"
 
 
-def mutate(params, dotted, value):
-    params = copy.deepcopy(params)
-    *parents, last = dotted.split(".")
-    node = params
-    for key in parents:
-        node = node[key]
-    node[last] = value
-    return params
 
 
 @pytest.mark.parametrize("dotted,value", [

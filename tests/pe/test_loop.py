@@ -141,3 +141,27 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
     assert main(argv) == 0
     assert (tmp_path / "iter_001" / "histogram.npz").read_bytes() == first
     assert len(list((tmp_path / "iter_001" / "draws").glob("*.npz"))) == 1
+
+
+def test_draw_key_is_not_a_function_of_the_private_bytes(tmp_path):
+    """The draws are released; their key must not be a hash of the private embeddings."""
+    import os
+
+    from privevo.pe.draws import histogram_draw_fingerprint
+
+    path = tmp_path / "private.npy"
+    np.save(path, np.zeros((5, 3), np.float32))
+    stamp = os.stat(path).st_mtime_ns
+    args = dict(iteration=1, noise_multiplier=2.0, num_neighbours=1, noise_source="os-entropy",
+                private_embeddings_path=path, private_settings={"data": {"seed": 0}})
+    candidates, labels = np.ones((4, 3), np.float32), np.array([0, 0, 1, 1])
+    before = histogram_draw_fingerprint(candidates, labels, **args)
+    np.save(path, np.ones((5, 3), np.float32))
+    os.utime(path, ns=(stamp, stamp))
+    assert histogram_draw_fingerprint(candidates, labels, **args) == before
+    # A re-embedding (new mtime), new candidates or another sigma is a new draw.
+    os.utime(path, ns=(stamp + 10**9, stamp + 10**9))
+    assert histogram_draw_fingerprint(candidates, labels, **args) != before
+    os.utime(path, ns=(stamp, stamp))
+    assert histogram_draw_fingerprint(candidates + 1, labels, **args) != before
+    assert histogram_draw_fingerprint(candidates, labels, **{**args, "noise_multiplier": 3.0}) != before

@@ -194,19 +194,22 @@ def cmd_pe_histogram(args) -> int:
     from privevo.pe.iteration_files import save_iteration
     from privevo.config.params import histogram_threshold
     from privevo.pe.noise import noise_record, noise_source
-    from privevo.pe.loop import noisy_histograms_once, select_parents
+    from privevo.pe.draws import histogram_draw_fingerprint, load_or_draw
+    from privevo.pe.loop import noisy_histograms, select_parents
 
     params = _params(args)
     pe, privacy = params["pe"], params["privacy"]
     sigma = load_json(args.calibration)["noise_multiplier"]
     images, labels = load_images(args.candidates)
-    private_embeddings, private_labels = _private_embeddings(args)
-    noise = noise_record(privacy)["source"]
-    noisy, reused = noisy_histograms_once(
-        Path(args.out_dir) / "draws", private_embeddings, private_labels, load_npy(args.lookahead), labels,
-        noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"],
-        iteration=args.iteration, noise_name=noise,
-        noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=args.iteration))
+    lookahead, noise = load_npy(args.lookahead), noise_record(privacy)["source"]
+    key = histogram_draw_fingerprint(
+        lookahead, labels, iteration=args.iteration, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
+        noise_source=noise, private_embeddings_path=args.private_embeddings,
+        private_settings={"data": params["data"], "embedding": params["embedding"]})
+    noisy, reused = load_or_draw(Path(args.out_dir) / "draws", key, lambda: noisy_histograms(
+        *_private_embeddings(args), lookahead, labels, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
+        backend=pe["nn_backend"],
+        noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=args.iteration)))
     threshold = histogram_threshold(params, sigma)
     frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
                                      selection=pe["selection"], rank_top=pe["rank_top"],

@@ -3,8 +3,12 @@
 With noise from the OS entropy, drawing a histogram twice is two releases of the same private data, and
 the accountant counts only one. Snakemake deletes the outputs of a job it considers incomplete (a run
 killed between the histogram and its CSV, say), so the noisy counts are first written here, outside the
-job's declared outputs, keyed by everything they depend on. A rerun with the same inputs finds them and
-only redoes the post-processing (threshold, selection), which costs no privacy.
+job's declared outputs, keyed by what they depend on. A rerun with the same inputs finds them and only
+redoes the post-processing (threshold, selection), which costs no privacy.
+
+The key is built from public things only (candidates, settings, where the private embeddings live and
+when they were written), never from the private data's bytes: the draws are part of the release, and a
+hash of the private embeddings would be an un-noised fact about them.
 """
 
 from __future__ import annotations
@@ -31,6 +35,19 @@ def draw_fingerprint(*, arrays: dict[str, np.ndarray], settings: dict) -> str:
         digest.update(array.data)
     digest.update(json.dumps(settings, sort_keys=True).encode())
     return digest.hexdigest()
+
+
+def histogram_draw_fingerprint(candidate_embeddings: np.ndarray, candidate_labels: np.ndarray, *, iteration: int,
+                               noise_multiplier: float, num_neighbours: int, noise_source: str,
+                               private_embeddings_path: str | Path, private_settings: dict) -> str:
+    """The key of one iteration's noisy counts. ``private_settings`` are the params that decide the private
+    embeddings (data and embedding sections); the file's path and mtime tell a re-embedding apart."""
+    path = Path(private_embeddings_path)
+    settings = {"iteration": iteration, "noise_multiplier": noise_multiplier, "num_nearest_neighbours": num_neighbours,
+                "noise": noise_source, "private_embeddings": str(path.resolve()),
+                "private_embeddings_mtime_ns": path.stat().st_mtime_ns, "private_settings": private_settings}
+    return draw_fingerprint(arrays={"candidate_embeddings": candidate_embeddings, "candidate_labels": candidate_labels},
+                            settings=settings)
 
 
 def draw_path(store_dir: str | Path, fingerprint: str) -> Path:

@@ -16,7 +16,6 @@ import pandas as pd
 from privevo.core import seeding
 from privevo.pe.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, threshold_counts
 from privevo.pe.selection import select
-from privevo.pe.draws import draw_fingerprint, load_or_draw
 from privevo.pe.noise import NoiseSource
 
 logger = logging.getLogger("privevo.pe.loop")
@@ -70,34 +69,6 @@ def noisy_histograms(
         )
         noisy[cand_index] = histogram.noisy_counts
     return noisy
-
-
-def noisy_histograms_once(
-    store_dir,
-    private_embeddings: np.ndarray,
-    private_labels: np.ndarray,
-    candidate_embeddings: np.ndarray,
-    candidate_labels: np.ndarray,
-    *,
-    noise_multiplier: float,
-    num_neighbours: int,
-    noise_for_class: Callable[[int], NoiseSource],
-    noise_name: str,
-    iteration: int,
-    backend: str = "auto",
-) -> tuple[np.ndarray, bool]:
-    """:func:`noisy_histograms`, drawn at most once per set of inputs: a draw already stored under
-    ``store_dir`` for the same inputs is returned instead (a second draw would be a second release).
-
-    Returns (noisy_counts, reused).
-    """
-    inputs = {"candidate_embeddings": candidate_embeddings, "candidate_labels": candidate_labels,
-              "private_embeddings": private_embeddings, "private_labels": private_labels}
-    settings = {"iteration": iteration, "noise_multiplier": noise_multiplier, "num_nearest_neighbours": num_neighbours,
-                "noise": noise_name}
-    return load_or_draw(store_dir, draw_fingerprint(arrays=inputs, settings=settings), lambda: noisy_histograms(
-        private_embeddings, private_labels, candidate_embeddings, candidate_labels, noise_multiplier=noise_multiplier,
-        num_neighbours=num_neighbours, noise_for_class=noise_for_class, backend=backend))
 
 
 def select_parents(
