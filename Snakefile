@@ -1,26 +1,22 @@
 # privevo: Private Evolution as a Snakemake workflow. All logic lives in `privevo <step>`;
-# this file only wires artifacts together. Rules that run torch or faiss take every core (threads),
-# so they run one at a time instead of oversubscribing the CPU. Settings come from params.yaml (schema-validated).
+# this file only wires artifacts together. Settings come from params.yaml (schema-validated); its sweep
+# (epsilons x seeds) expands into runs, and every run reaches its steps as `--set` overrides of that file.
 import shlex
 import sys
 
 from privevo.config.params import ParamsError, load_params
-from privevo.config.layout import Layout
+from privevo.config.runs import Sweep
 
 PARAMS_FILE = config.get("params_file", "params.yaml")
 try:
-    config.update(load_params(PARAMS_FILE))
+    SWEEP = Sweep(load_params(PARAMS_FILE))
+    config.update(SWEEP.params)
 except ParamsError as error:
     raise SystemExit(f"privevo: invalid {PARAMS_FILE}: {error}")
-L = Layout(config)
-PARAMS = f"--params {PARAMS_FILE}"
+PARAMS = f"--params {shlex.quote(PARAMS_FILE)}"
 # The interpreter running Snakemake has privevo installed (this file imports it), so rules call privevo
 # through it: they work whatever the user's PATH is, with or without an activated venv.
 PRIVEVO = f"{shlex.quote(sys.executable)} -m privevo"
-
-
-wildcard_constraints:
-    iteration=r"\d{3}",
 
 
 include: "workflow/rules/common.smk"
@@ -28,17 +24,39 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/pe.smk"
 include: "workflow/rules/eval.smk"
+include: "workflow/rules/baselines.smk"
 include: "workflow/rules/report.smk"
 
 
 rule all:
     default_target: True
     input:
-        L.synthetic,
-        L.privacy_report,
-        L.latest_privacy_report,
-        L.model_marker,
-        L.model_record,
-        L.summary_csv,
-        L.latest + "/metrics.json",
-        [L.iteration_dir(t) + "/histogram.png" for t in range(1, L.num_iterations + 1)],
+        [run.layout.synthetic for run in SWEEP.runs],
+        [run.layout.metrics for run in SWEEP.runs],
+        [run.layout.iteration_dir(t) + "/histogram.png" for run in SWEEP.runs for t in range(1, run.layout.num_iterations + 1)],
+        [run.layout.model_record for run in SWEEP.runs],
+        P.latest_privacy_report,
+        P.summary_csv,
+        P.comparison_csv,
+        P.ledger_json,
+
+
+# Targets of the DVC stages (dvc.yaml): the epsilon-free work of the whole sweep, family by family.
+rule stage_data:
+    input:
+        list(dict.fromkeys(run.layout.data_manifest for run in SWEEP.runs)),
+
+
+rule stage_foundation_model:
+    input:
+        list(dict.fromkeys(run.layout.model_record for run in SWEEP.runs)),
+
+
+rule stage_private_embeddings:
+    input:
+        list(dict.fromkeys(run.layout.private_embeddings for run in SWEEP.runs)),
+
+
+rule stage_initial_population:
+    input:
+        list(dict.fromkeys(run.layout.lookahead(0) for run in SWEEP.runs)),

@@ -50,7 +50,7 @@ def test_exactly_one_privacy_target(params):
     with pytest.raises(ParamsError, match="exactly one"):
         validate_params(mutate(params, "privacy.noise_multiplier", 3.0))
     fixed = mutate(mutate(params, "privacy.noise_multiplier", 3.0), "privacy.epsilon", None)
-    assert privacy_tag(validate_params(fixed)) == "sigma_3.0"
+    assert privacy_tag(validate_params(fixed)) == "sigma_3"
 
 
 def test_degree_schedule_has_one_degree_per_iteration(params):

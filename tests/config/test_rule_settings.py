@@ -19,7 +19,7 @@ def params():
 
 def every_rule_with_settings():
     text = "".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk"))
-    return set(re.findall(r'settings\("(\w+)"\)', text))
+    return set(re.findall(r'settings\("(\w+)", "\w+"\)', text))
 
 
 def test_every_rule_that_declares_settings_names_its_modules(params):

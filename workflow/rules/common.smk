@@ -1,12 +1,52 @@
-# Shared by every rule file: the settings each rule depends on and the thread count of heavy rules.
-# Reads and writes no artifacts.
-import os
+# Shared by every rule file: path patterns, the lookup from a wildcard key to the run that uses it, the
+# settings each rule depends on, and the cores and memory of heavy rules. Reads and writes no artifacts.
+from privevo.config.layout import Layout, rule_settings
 
-from privevo.config.layout import rule_settings
+# Path patterns: the primary run's layout with every key replaced by its wildcard.
+KEY_WILDCARDS = {family: "{" + family + "}" for family in
+                 ("data", "model", "embedding", "base", "run", "evaluation", "real", "dpsgd", "audit")}
+P = Layout(SWEEP.primary.params, keys=KEY_WILDCARDS)
+# Any sweep's run shares one primary layout for the views of the whole sweep (summary, comparison, ledger).
+L = SWEEP.primary.layout
 
-# Torch and faiss jobs claim every core; Snakemake scales this down to --cores, so they run one at a time.
-ALL_CORES = os.cpu_count() or 1
+
+wildcard_constraints:
+    iteration=r"\d{3}",
+    data=r"s\d+-[0-9a-f]{8}",
+    model=r"(s\d+|local)-[0-9a-f]{8}",
+    embedding=r"[a-z0-9]+-[0-9a-f]{8}",
+    base=r"s\d+-[0-9a-f]{8}",
+    run=r"[A-Za-z0-9][A-Za-z0-9_.-]*-[0-9a-f]{8}/seed_\d+/(eps|sigma)_[^/]+",
+    evaluation=r"[0-9a-f]{8}",
+    real=r"[0-9a-f]{8}",
+    dpsgd=r"[0-9a-f]{8}/seed_\d+/(eps|sigma)_[^/]+",
+    audit=r"[0-9a-f]{8}",
 
 
-def settings(rule_name):
-    return rule_settings(config, rule_name)
+# Torch and faiss jobs declare this many threads and pass it to privevo (--threads), which sets torch's and
+# faiss' thread pools; the submitting host's core count never enters. Locally Snakemake scales it down to
+# --cores (so on 2 cores heavy jobs run one at a time); on a cluster it is the job's cpus_per_task.
+HEAVY_THREADS = 8
+
+
+def run_of(family):
+    """The run (a sweep point) whose ``family`` artifact the job's wildcard names."""
+    return lambda w: SWEEP.run_for(family, w[family])
+
+
+def layout_of(family):
+    return lambda w: SWEEP.run_for(family, w[family]).layout
+
+
+def overrides(family):
+    """The `--set` options that give a step of ``family`` its run's seed and epsilon."""
+    return lambda w: SWEEP.run_for(family, w[family]).cli(family)
+
+
+def settings(rule_name, family):
+    """What the rule's output depends on, for its run; Snakemake reruns the job when it changes."""
+    def resolve(w):
+        run = SWEEP.run_for(family, w[family])
+        value = rule_settings(run.params_for(family), rule_name)
+        return value(int(w.iteration)) if callable(value) else value
+    return resolve

@@ -1,15 +1,20 @@
 # Data: the private set (Fashion-MNIST) and the public pretraining set, as uint8 NHWC .npz.
 # Reads:  the Fashion-MNIST IDX files (data.fashion_mnist_dir), the public sources (installed packages)
-# Writes: data/{private_train, private_test, public}.npz, data/data_manifest.json (labelled PRIVATE)
+# Writes: data/prepared/<data key>/{private_train, private_test, public}.npz, data_manifest.json (labelled PRIVATE)
 rule prepare_data:
     output:
-        private_train=L.private_train,
-        private_test=L.private_test,
-        public=L.public,
-        manifest=L.data_manifest,
+        private_train=P.private_train,
+        private_test=P.private_test,
+        public=P.public,
+        manifest=P.data_manifest,
     params:
-        settings=settings("prepare_data"),
+        settings=settings("prepare_data", "data"),
+        run=overrides("data"),
+        out_dir=P.prepared_dir,
+    resources:
+        mem_mb=4000,
+        runtime=10,
     log:
-        L.log("prepare_data"),
+        P.log("prepare_data_{data}"),
     shell:
-        "{PRIVEVO} prepare-data {PARAMS} > {log} 2>&1"
+        "{PRIVEVO} prepare-data {PARAMS} {params.run} --out-dir {params.out_dir} > {log} 2>&1"

@@ -1,17 +1,22 @@
 # Evaluation: reads private data (embeddings of the private training set, the private test split) and is
 # NOT part of the DP release. Rule names start with eval_ so the privacy-boundary test can tell them apart.
-# Reads:  results/embeddings/private_train*.npy, data/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
-# Writes: results/eval/{reference_stats.npz, real_downstream*}, <run>/eval/{fd_curve.*, downstream*}
+# Outputs sit in folders keyed by the evaluation settings, so a change of them never overwrites a result.
+# Reads:  results/embeddings/<embedding>/*, data/prepared/<data>/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
+# Writes: results/eval/{reference-<embedding>.npz, real-<real>/*}, <run>/eval-<evaluation>/{fd_curve.*, downstream*,
+#         metrics.json}, results/pe/base/<base>/eval-<evaluation>/downstream* (the public prior)
 
 
 rule eval_reference_stats:
     input:
-        embeddings=L.private_embeddings,
-        labels=L.private_labels,
+        embeddings=lambda w: layout_of("embedding")(w).private_embeddings,
+        labels=lambda w: layout_of("embedding")(w).private_labels,
     output:
-        stats=L.reference_stats,
+        stats=P.reference_stats,
+    resources:
+        mem_mb=4000,
+        runtime=10,
     log:
-        L.log("eval_reference_stats"),
+        P.log("eval_reference_stats_{embedding}"),
     shell:
         "{PRIVEVO} eval-reference-stats --embeddings {input.embeddings} --labels {input.labels} --out {output.stats} "
         "> {log} 2>&1"
@@ -19,56 +24,110 @@ rule eval_reference_stats:
 
 rule eval_fd_curve:
     input:
-        reference=L.reference_stats,
-        populations=L.populations(),
+        reference=lambda w: layout_of("run")(w).reference_stats,
+        populations=lambda w: layout_of("run")(w).populations(),
     output:
-        table=L.fd_curve,
-        plot=report(L.fd_plot, category="quality", caption="../report/fd_curve.rst"),
+        table=P.fd_curve,
+        plot=report(P.fd_plot, category="quality", caption="../report/fd_curve.rst"),
     params:
-        settings=settings("eval_fd_curve"),
-    threads: ALL_CORES
+        settings=settings("eval_fd_curve", "run"),
+        run=overrides("run"),
+    threads: HEAVY_THREADS
     resources:
+        mem_mb=6000,
+        runtime=60,
         gpu=1,
     log:
-        L.run_log("eval_fd_curve"),
+        P.eval_dir + "/logs/eval_fd_curve.log",
     shell:
-        "{PRIVEVO} eval-fd-curve {PARAMS} --reference {input.reference} --populations {input.populations} "
-        "--out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} eval-fd-curve {PARAMS} {params.run} --reference {input.reference} "
+        "--populations {input.populations} --out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
 
 
 rule eval_downstream:
+    """The CNN trained on the run's synthetic set only, tested on the real test split."""
     input:
-        train=L.synthetic,
-        test=L.private_test,
+        train=P.synthetic,
+        test=lambda w: layout_of("run")(w).private_test,
     output:
-        result=L.downstream,
-        curves=L.downstream_curves,
-        plot=report(L.eval_dir + "/downstream_curves.png", category="quality", caption="../report/downstream.rst"),
+        result=P.downstream,
+        curves=P.downstream_curves,
+        plot=report(P.downstream_plot, category="quality", caption="../report/downstream.rst"),
     params:
-        settings=settings("eval_downstream"),
-    threads: ALL_CORES
+        settings=settings("eval_downstream", "run"),
+        run=overrides("run"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=60,
     log:
-        L.run_log("eval_downstream"),
+        P.eval_dir + "/logs/eval_downstream.log",
     shell:
-        "{PRIVEVO} eval-downstream {PARAMS} --train {input.train} --test {input.test} --out {output.result} "
-        "--out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --train {input.train} --test {input.test} "
+        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+
+
+rule eval_downstream_prior:
+    """The public prior: the same CNN trained on S_0 (the foundation model's samples), at zero privacy cost."""
+    input:
+        train=lambda w: layout_of("base")(w).candidates(0),
+        test=lambda w: layout_of("base")(w).private_test,
+    output:
+        result=P.prior_downstream,
+        curves=P.prior_dir + "/downstream_curves.csv",
+        plot=P.prior_dir + "/downstream_curves.png",
+    params:
+        settings=settings("eval_downstream", "base"),
+        run=overrides("base"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        P.prior_dir + "/logs/eval_downstream_prior.log",
+    shell:
+        "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --train {input.train} --test {input.test} "
+        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
 
 
 rule eval_downstream_real:
     """The same CNN trained on the real private training set without privacy: the reference ceiling."""
     input:
-        train=L.private_train,
-        test=L.private_test,
+        train=lambda w: layout_of("real")(w).private_train,
+        test=lambda w: layout_of("real")(w).private_test,
     output:
-        result=L.real_downstream,
-        curves=L.real_curves,
-        plot=report(L.results_dir + "/eval/real_downstream_curves.png", category="quality",
-                    caption="../report/downstream_real.rst"),
+        result=P.real_downstream,
+        curves=P.real_curves,
+        plot=report(P.real_plot, category="quality", caption="../report/downstream_real.rst"),
     params:
-        settings=settings("eval_downstream_real"),
-    threads: ALL_CORES
+        settings=settings("eval_downstream_real", "real"),
+        run=overrides("real"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=6000,
+        runtime=60,
     log:
-        L.log("eval_downstream_real"),
+        P.log("eval_downstream_real_{real}"),
     shell:
-        "{PRIVEVO} eval-downstream {PARAMS} --real --train {input.train} --test {input.test} --out {output.result} "
-        "--out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --real --train {input.train} "
+        "--test {input.test} --out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+
+
+rule eval_metrics:
+    input:
+        privacy=P.privacy_report,
+        fd_curve=P.fd_curve,
+        downstream=P.downstream,
+        real=lambda w: layout_of("run")(w).real_downstream,
+    output:
+        metrics=P.metrics,
+    params:
+        seed=lambda w: SWEEP.run_for("run", w.run).seed,
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        P.eval_dir + "/logs/eval_metrics.log",
+    shell:
+        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
+        "--real {input.real} --run {wildcards.run} --seed {params.seed} --out {output.metrics} > {log} 2>&1"

@@ -1,177 +1,170 @@
 # Private Evolution: one iteration t = histogram -> pe_variation -> pe_lookahead, writing under iter_t/.
 # Artifacts that do not depend on epsilon (private embeddings, S_0 and its lookahead) live outside the
-# privacy-tagged run folder, so a change of epsilon reuses them.
-# Reads:  data/private_train.npz (embedded once), results/model, params' privacy section
-# Writes: results/embeddings/*, results/pe/base/iter_000/{candidates.*, lookahead.npy},
-#         <run>/{calibration.json, audit.json, synthetic.*, privacy.json},
+# run folders, keyed by their own settings, so every epsilon of a sweep (and a change of epsilon) reuses them.
+# Reads:  data/prepared/<data>/private_train.npz (embedded once), results/model/<model>, params' privacy section
+# Writes: results/embeddings/<embedding>/*, results/pe/base/<base>/iter_000/{candidates.*, lookahead.npy},
+#         <run>/{calibration.json, audit-<audit>.json, synthetic.*, privacy.json},
 #         <run>/iter_t/{histogram.{npz,csv}, selected.npz, draws/, candidates.*, lookahead.npy}
+RUN = P.run_dir
+ITERATION = P.iteration_dir("{iteration}")
 
 
 rule histogram_private_embeddings:
     """Embeddings of the private training set: the query side of the DP nearest-neighbour histogram."""
     input:
-        private_train=L.private_train,
+        private_train=lambda w: layout_of("embedding")(w).private_train,
     output:
-        embeddings=L.private_embeddings,
-        labels=L.private_labels,
+        embeddings=P.private_embeddings,
+        labels=P.private_labels,
     params:
-        settings=settings("histogram_private_embeddings"),
-    threads: ALL_CORES
+        settings=settings("histogram_private_embeddings", "embedding"),
+        run=overrides("embedding"),
+    threads: HEAVY_THREADS
     resources:
+        mem_mb=6000,
+        runtime=60,
         gpu=1,
     log:
-        L.log("histogram_private_embeddings"),
+        P.log("histogram_private_embeddings_{embedding}"),
     shell:
-        "{PRIVEVO} embed-private {PARAMS} --private {input.private_train} --out {output.embeddings} "
-        "--out-labels {output.labels} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} embed-private {PARAMS} {params.run} --private {input.private_train} "
+        "--out {output.embeddings} --out-labels {output.labels} > {log} 2>&1"
 
 
 rule pe_initial_samples:
     input:
-        model=L.model_marker,
+        model=lambda w: layout_of("base")(w).model_marker,
     output:
-        candidates=L.candidates(0),
-        grid=report(L.candidates_grid(0), category="samples", subcategory="S_0",
+        candidates=P.candidates(0),
+        grid=report(P.candidates_grid(0), category="samples", subcategory="S_0",
                     caption="../report/initial_samples.rst"),
     params:
-        settings=settings("pe_initial_samples"),
-        model=L.model_dir,
-    threads: ALL_CORES
+        settings=settings("pe_initial_samples", "base"),
+        run=overrides("base"),
+        model=lambda w: layout_of("base")(w).model_dir,
+    threads: HEAVY_THREADS
     resources:
+        mem_mb=4000,
+        runtime=60,
         gpu=1,
     log:
-        L.log("pe_initial_samples"),
+        P.base_dir + "/logs/pe_initial_samples.log",
     shell:
-        "{PRIVEVO} pe-init {PARAMS} --model {params.model} --out {output.candidates} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} pe-init {PARAMS} {params.run} --model {params.model} "
+        "--out {output.candidates} > {log} 2>&1"
 
 
 rule pe_initial_lookahead:
     input:
-        model=L.model_marker,
-        candidates=L.candidates(0),
+        model=lambda w: layout_of("base")(w).model_marker,
+        candidates=P.candidates(0),
     output:
-        lookahead=L.lookahead(0),
+        lookahead=P.lookahead(0),
     params:
-        settings=settings("pe_initial_lookahead"),
-        model=L.model_dir,
-    threads: ALL_CORES
+        settings=settings("pe_initial_lookahead", "base"),
+        run=overrides("base"),
+        model=lambda w: layout_of("base")(w).model_dir,
+    threads: HEAVY_THREADS
     resources:
+        mem_mb=6000,
+        runtime=120,
         gpu=1,
     log:
-        L.log("pe_initial_lookahead"),
+        P.base_dir + "/logs/pe_initial_lookahead.log",
     shell:
-        "{PRIVEVO} pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration 0 "
-        "--out {output.lookahead} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} "
+        "--candidates {input.candidates} --iteration 0 --out {output.lookahead} > {log} 2>&1"
 
 
 rule privacy_calibration:
     output:
-        calibration=L.calibration,
+        calibration=RUN + "/calibration.json",
     params:
-        settings=settings("privacy_calibration"),
+        settings=settings("privacy_calibration", "run"),
+        run=overrides("run"),
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
-        L.run_log("privacy_calibration"),
+        P.run_log("privacy_calibration"),
     shell:
-        "{PRIVEVO} calibrate --params {PARAMS_FILE} --out {output.calibration} > {log} 2>&1"
+        "{PRIVEVO} calibrate --params {PARAMS_FILE} {params.run} --out {output.calibration} > {log} 2>&1"
 
 
 rule histogram:
-    """The DP nearest-neighbour histogram of iteration t: the only PE rule that reads private data."""
+    """The DP nearest-neighbour histogram of iteration t: the only PE rule that reads private data.
+    One job per iteration on a cluster too: it is one release with one noise draw."""
     input:
-        private_embeddings=L.private_embeddings,
-        private_labels=L.private_labels,
-        candidates=lambda w: L.candidates(int(w.iteration) - 1),
-        lookahead=lambda w: L.lookahead(int(w.iteration) - 1),
-        calibration=L.calibration,
+        private_embeddings=lambda w: layout_of("run")(w).private_embeddings,
+        private_labels=lambda w: layout_of("run")(w).private_labels,
+        candidates=lambda w: layout_of("run")(w).candidates(int(w.iteration) - 1),
+        lookahead=lambda w: layout_of("run")(w).lookahead(int(w.iteration) - 1),
+        calibration=RUN + "/calibration.json",
     output:
-        histogram=L.iteration_dir("{iteration}") + "/histogram.npz",
-        table=report(L.iteration_dir("{iteration}") + "/histogram.csv", category="histograms",
-                     caption="../report/histogram_table.rst"),
-        selected=L.iteration_dir("{iteration}") + "/selected.npz",
+        histogram=ITERATION + "/histogram.npz",
+        table=report(ITERATION + "/histogram.csv", category="histograms", caption="../report/histogram_table.rst"),
+        selected=ITERATION + "/selected.npz",
     params:
-        settings=settings("histogram"),
-        out_dir=L.iteration_dir("{iteration}"),
-    threads: ALL_CORES
-    log:
-        L.run_log("histogram_{iteration}"),
-    shell:
-        "{PRIVEVO} pe-histogram {PARAMS} --iteration {wildcards.iteration} --private-embeddings {input.private_embeddings} "
-        "--private-labels {input.private_labels} --candidates {input.candidates} --lookahead {input.lookahead} "
-        "--calibration {input.calibration} --out-dir {params.out_dir} > {log} 2>&1"
-
-
-rule pe_variation:
-    input:
-        model=L.model_marker,
-        selected=L.iteration_dir("{iteration}") + "/selected.npz",
-    output:
-        candidates=L.iteration_dir("{iteration}") + "/candidates.npz",
-        grid=report(L.iteration_dir("{iteration}") + "/candidates.png", category="samples",
-                    subcategory="iteration {iteration}", caption="../report/iteration_samples.rst"),
-    params:
-        settings=lambda w: settings("pe_variation")(int(w.iteration)),
-        model=L.model_dir,
-    threads: ALL_CORES
+        settings=settings("histogram", "run"),
+        run=overrides("run"),
+        out_dir=ITERATION,
+    threads: HEAVY_THREADS
     resources:
-        gpu=1,
+        mem_mb=8000,
+        runtime=30,
+        gpu=1,  # faiss runs on the GPU when there is one
     log:
-        L.run_log("pe_variation_{iteration}"),
+        P.run_log("histogram_{iteration}"),
     shell:
-        "{PRIVEVO} pe-variation {PARAMS} --model {params.model} --selected {input.selected} --iteration {wildcards.iteration} "
-        "--out {output.candidates} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} pe-histogram {PARAMS} {params.run} --iteration {wildcards.iteration} "
+        "--private-embeddings {input.private_embeddings} --private-labels {input.private_labels} "
+        "--candidates {input.candidates} --lookahead {input.lookahead} --calibration {input.calibration} "
+        "--out-dir {params.out_dir} > {log} 2>&1"
 
 
-rule pe_lookahead:
-    input:
-        model=L.model_marker,
-        candidates=L.iteration_dir("{iteration}") + "/candidates.npz",
-    output:
-        lookahead=L.iteration_dir("{iteration}") + "/lookahead.npy",
-    params:
-        settings=lambda w: settings("pe_lookahead")(int(w.iteration)),
-        model=L.model_dir,
-    threads: ALL_CORES
-    resources:
-        gpu=1,
-    log:
-        L.run_log("pe_lookahead_{iteration}"),
-    shell:
-        "{PRIVEVO} pe-lookahead {PARAMS} --model {params.model} --candidates {input.candidates} --iteration {wildcards.iteration} "
-        "--out {output.lookahead} > {log} 2>&1"
+include: "pe_generation.smk"
 
 
 rule privacy_audit:
     """Empirical lower bound on one release's epsilon: the real histogram code run many times on public
     stand-in sets D and D + canary. Reads no private data."""
     input:
-        candidates=L.candidates(0),
-        lookahead=L.lookahead(0),
-        calibration=L.calibration,
+        candidates=lambda w: layout_of("run")(w).candidates(0),
+        lookahead=lambda w: layout_of("run")(w).lookahead(0),
+        calibration=RUN + "/calibration.json",
     output:
-        audit=L.audit,
+        audit=RUN + "/audit-{audit}.json",
     params:
-        settings=settings("privacy_audit"),
-    threads: ALL_CORES
+        settings=settings("privacy_audit", "run"),
+        run=overrides("run"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=30,
     log:
-        L.run_log("privacy_audit"),
+        P.run_log("privacy_audit_{audit}"),
     shell:
-        "{PRIVEVO} audit {PARAMS} --candidates {input.candidates} --lookahead {input.lookahead} "
-        "--calibration {input.calibration} --out {output.audit} > {log} 2>&1"
+        "{PRIVEVO} --threads {threads} audit {PARAMS} {params.run} --candidates {input.candidates} "
+        "--lookahead {input.lookahead} --calibration {input.calibration} --out {output.audit} > {log} 2>&1"
 
 
 rule pe_release:
     input:
-        final=L.candidates(L.num_iterations),
-        calibration=L.calibration,
-        audit=L.audit,
+        final=lambda w: layout_of("run")(w).candidates(layout_of("run")(w).num_iterations),
+        calibration=RUN + "/calibration.json",
+        audit=lambda w: layout_of("run")(w).audit,
     output:
-        synthetic=L.synthetic,
-        grid=report(L.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
-        privacy=report(L.privacy_report, category="privacy", caption="../report/privacy.rst"),
+        synthetic=P.synthetic,
+        grid=report(P.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
+        privacy=report(P.privacy_report, category="privacy", caption="../report/privacy.rst"),
     params:
-        settings=settings("pe_release"),
+        settings=settings("pe_release", "run"),
+        run=overrides("run"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
     log:
-        L.run_log("pe_release"),
+        P.run_log("pe_release"),
     shell:
-        "{PRIVEVO} pe-release {PARAMS} --final {input.final} --calibration {input.calibration} --audit {input.audit} "
-        "--out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"
+        "{PRIVEVO} pe-release {PARAMS} {params.run} --final {input.final} --calibration {input.calibration} "
+        "--audit {input.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

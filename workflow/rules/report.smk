@@ -1,74 +1,117 @@
 # Reports: figures and tables built from released artifacts and from the evaluation's outputs.
-# Reads:  <run>/iter_t/histogram.npz, S_(t-1) candidates, <run>/privacy.json, <run>/eval/*, results/eval/real_downstream.json
-# Writes: <run>/iter_t/{histogram.png, top_bottom.png, inspect.txt}, <run>/metrics.json, results/latest/*,
-#         results/summary.{csv,md}
+# The sweep-wide views (summary, comparison, ledger, latest/) read exactly the runs of the current params
+# file, each run exactly its iterations 1..T: never a glob over folders an older run may have left.
+# Reads:  <run>/iter_t/histogram.npz, S_(t-1), <run>/privacy.json, <run>/eval-*/*, results/eval/*, results/dpsgd/*
+# Writes: <run>/iter_t/{histogram.png, top_bottom.png, inspect.txt}, results/latest/*, results/summary.{csv,md},
+#         results/comparison.{csv,md,png}, results/privacy_ledger.{json,md}
+DPSGD_ENABLED = config["dpsgd"]["enabled"]
 
 
 rule inspect_histogram:
     """Plots of one iteration's noisy histogram (released counts only; no private data)."""
     input:
-        histogram=L.iteration_dir("{iteration}") + "/histogram.npz",
-        voted=lambda w: L.candidates(int(w.iteration) - 1),
+        histogram=ITERATION + "/histogram.npz",
+        voted=lambda w: layout_of("run")(w).candidates(int(w.iteration) - 1),
     output:
-        plot=report(L.iteration_dir("{iteration}") + "/histogram.png", category="histograms",
-                    subcategory="iteration {iteration}", caption="../report/histogram_plot.rst"),
-        grid=report(L.iteration_dir("{iteration}") + "/top_bottom.png", category="histograms",
-                    subcategory="iteration {iteration}", caption="../report/top_bottom.rst"),
-        text=L.iteration_dir("{iteration}") + "/inspect.txt",
+        plot=report(ITERATION + "/histogram.png", category="histograms", subcategory="iteration {iteration}",
+                    caption="../report/histogram_plot.rst"),
+        grid=report(ITERATION + "/top_bottom.png", category="histograms", subcategory="iteration {iteration}",
+                    caption="../report/top_bottom.rst"),
+        text=ITERATION + "/inspect.txt",
     params:
-        folder=L.iteration_dir("{iteration}"),
+        folder=ITERATION,
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
-        L.run_log("inspect_histogram_{iteration}"),
+        P.run_log("inspect_histogram_{iteration}"),
     shell:
         "{PRIVEVO} inspect {params.folder} --plot {output.plot} --grid {output.grid} > {output.text} 2> {log}"
 
 
-rule eval_metrics:
-    input:
-        privacy=L.privacy_report,
-        fd_curve=L.fd_curve,
-        downstream=L.downstream,
-        real=L.real_downstream,
-    output:
-        metrics=L.metrics,
-    log:
-        L.run_log("eval_metrics"),
-    shell:
-        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
-        "--real {input.real} --out {output.metrics} > {log} 2>&1"
-
-
 rule publish_latest:
-    """Copy the current run's reports to fixed paths for `dvc metrics` and `dvc plots`."""
+    """Copy the primary run's reports (the sweep's first epsilon and seed) to fixed paths for `dvc metrics`
+    and `dvc plots`; with the comparison's headline numbers, so `dvc exp show` has them as columns."""
     input:
         metrics=L.metrics,
         privacy=L.privacy_report,
         fd_curve=L.fd_curve,
         downstream_curves=L.downstream_curves,
-        histograms=[L.iteration_dir(t) + "/histogram.csv" for t in range(1, L.num_iterations + 1)],
+        histograms=L.histogram_tables(),
+        comparison=L.comparison_csv,
     output:
         metrics=L.latest + "/metrics.json",
         privacy=L.latest_privacy_report,
         fd_curve=L.latest + "/fd_curve.csv",
         downstream_curves=L.latest + "/downstream_curves.csv",
         histograms=L.latest + "/histograms.csv",
-    params:
-        run_dir=L.run_dir,
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
         L.log("publish_latest"),
     shell:
-        "{PRIVEVO} publish --run-dir {params.run_dir} --out-dir {L.latest} --num-iterations {L.num_iterations} > {log} 2>&1"
+        "{PRIVEVO} publish --metrics {input.metrics} --privacy {input.privacy} --fd-curve {input.fd_curve} "
+        "--downstream-curves {input.downstream_curves} --histograms {input.histograms} "
+        "--comparison {input.comparison} --out-dir {L.latest} > {log} 2>&1"
 
 
 rule summary:
+    """One row per run of the sweep."""
     input:
-        metrics=L.metrics,
+        metrics=[run.layout.metrics for run in SWEEP.runs],
     output:
         table=L.summary_csv,
         markdown=L.summary_md,
-    params:
-        runs_dir=L.results_dir + "/pe/runs",
+    resources:
+        mem_mb=1000,
+        runtime=5,
     log:
         L.log("summary"),
     shell:
-        "{PRIVEVO} summary --runs-dir {params.runs_dir} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"
+        "{PRIVEVO} summary --metrics {input.metrics} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"
+
+
+rule comparison:
+    """One row per (method, epsilon): PE, DP-SGD, the public prior and the non-private ceiling, mean +- std over
+    the sweep's seeds, with the privacy triple and accountant; and accuracy against epsilon per method."""
+    input:
+        pe=[run.layout.metrics for run in SWEEP.runs],
+        prior=list(dict.fromkeys(run.layout.prior_downstream for run in SWEEP.runs)),
+        dpsgd=[run.layout.dpsgd_report for run in SWEEP.runs] if DPSGD_ENABLED else [],
+        dpsgd_downstream=[run.layout.dpsgd_downstream for run in SWEEP.runs] if DPSGD_ENABLED else [],
+        real=L.real_downstream,
+    output:
+        table=L.comparison_csv,
+        markdown=L.comparison_md,
+        plot=report(L.comparison_plot, category="comparison", caption="../report/comparison.rst"),
+    params:
+        dpsgd=lambda w, input: ("--dpsgd " + " ".join(input.dpsgd) + " --dpsgd-downstream "
+                                + " ".join(input.dpsgd_downstream)) if DPSGD_ENABLED else "",
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    log:
+        L.log("comparison"),
+    shell:
+        "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} --real {input.real} "
+        "--out-csv {output.table} --out-md {output.markdown} --out-png {output.plot} > {log} 2>&1"
+
+
+rule privacy_ledger:
+    """Every release of the sweep on the same private data, and what publishing all of them would cost
+    (PLD over all their Gaussian events)."""
+    input:
+        pe=[run.layout.privacy_report for run in SWEEP.runs],
+        dpsgd=[run.layout.dpsgd_report for run in SWEEP.runs] if DPSGD_ENABLED else [],
+    output:
+        ledger=L.ledger_json,
+        markdown=L.ledger_md,
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    log:
+        L.log("privacy_ledger"),
+    shell:
+        "{PRIVEVO} ledger --releases {input.pe} {input.dpsgd} --out {output.ledger} --out-md {output.markdown} "
+        "> {log} 2>&1"

@@ -17,7 +17,13 @@ logger = logging.getLogger("privevo")
 def _params(args):
     from privevo.config.params import load_params
 
-    return load_params(args.params)
+    return load_params(args.params, getattr(args, "overrides", None))
+
+
+def _layout(params: dict):
+    from privevo.config.layout import Layout
+
+    return Layout(params)
 
 
 def _api(params: dict, model_dir: str):
@@ -64,7 +70,7 @@ def cmd_prepare_data(args) -> int:
     params = _params(args)
     data = params["data"]
     manifest = prepare_data(
-        out_dir=Path(args.out_dir or params["paths"]["data_dir"]),
+        out_dir=Path(args.out_dir or _layout(params).prepared_dir),
         fashion_mnist_dir=data["fashion_mnist_dir"],
         public_sources=data["public_sources"],
         seed=params["seed"],
@@ -132,7 +138,7 @@ def cmd_calibrate(args) -> int:
     from privevo.io.artifacts import save_json
 
     if args.params_file:
-        params = _params(argparse.Namespace(params=args.params_file))
+        params = _params(argparse.Namespace(params=args.params_file, overrides=args.overrides))
         privacy = params["privacy"]
         record = calibrate(epsilon=privacy["epsilon"], noise_multiplier=privacy["noise_multiplier"],
                            delta=privacy["delta"], num_iterations=params["pe"]["num_iterations"])
@@ -158,21 +164,37 @@ def cmd_pe_init(args) -> int:
     return 0
 
 
+def _shard_rows(args, labels):
+    """All rows, or (with --shard i --shards n) the rows of shard i's classes."""
+    import numpy as np
+
+    from privevo.core.classes import NUM_CLASSES
+    from privevo.pe.shards import rows_of_classes, shard_classes
+
+    if args.shards == 1:
+        return np.arange(len(labels))
+    return rows_of_classes(labels, shard_classes(args.shard, args.shards, NUM_CLASSES))
+
+
 def cmd_pe_lookahead(args) -> int:
-    from privevo.io.artifacts import load_images, save_npy
+    from privevo.io.artifacts import load_images, save_npy, save_npz
     from privevo.config.params import degree_of_iteration
     from privevo.pe.lookahead import lookahead_embeddings
 
     params = _params(args)
     images, labels = load_images(args.candidates)
+    rows = _shard_rows(args, labels)
     # The lookahead of S_t embeds the candidates voted on in iteration t + 1, with that iteration's degree.
     degree = degree_of_iteration(params, args.iteration + 1)
     features = lookahead_embeddings(
-        _api(params, args.model), _embedder(params), images, labels, degree=degree,
+        _api(params, args.model), _embedder(params), images[rows], labels[rows], degree=degree,
         lookahead_degree=params["pe"]["lookahead_degree"], iteration=args.iteration, seed=params["seed"],
         embed_batch_size=params["embedding"]["batch_size"],
     )
-    save_npy(args.out, features)
+    if args.shards > 1:
+        save_npz(args.out, features=features, positions=rows)
+    else:
+        save_npy(args.out, features)
     return 0
 
 
@@ -225,18 +247,36 @@ def cmd_pe_histogram(args) -> int:
 
 
 def cmd_pe_variation(args) -> int:
-    from privevo.io.artifacts import load_images, load_npz
+    from privevo.io.artifacts import load_images, load_npz, save_npz
     from privevo.config.params import degree_of_iteration
     from privevo.pe.loop import variation_population
 
     params = _params(args)
     images, labels = load_images(args.selected)
     parent_ids = load_npz(args.selected)["parent_ids"]
-    varied = variation_population(_api(params, args.model), images, labels,
+    rows = _shard_rows(args, labels)
+    varied = variation_population(_api(params, args.model), images[rows], labels[rows],
                                   degree=degree_of_iteration(params, args.iteration),
                                   iteration=args.iteration, seed=params["seed"])
+    if args.shards > 1:
+        save_npz(args.out, images=varied, labels=labels[rows], parent_ids=parent_ids[rows], positions=rows)
+        return 0
     # Siblings (variations of one selected parent) share a parent id; evaluation splits by it.
     _save_population(args.out, varied, labels, parent_ids=parent_ids)
+    return 0
+
+
+def cmd_pe_merge_shards(args) -> int:
+    """Put the class shards of one generation step back into one population (or one lookahead array)."""
+    from privevo.io.artifacts import load_npz, save_npy
+    from privevo.pe.shards import merge_rows
+
+    parts = [load_npz(path) for path in args.parts]
+    merged = merge_rows(parts, total=sum(len(part["positions"]) for part in parts))
+    if args.kind == "lookahead":
+        save_npy(args.out, merged["features"])
+    else:
+        _save_population(args.out, merged["images"], merged["labels"], parent_ids=merged["parent_ids"])
     return 0
 
 
@@ -364,6 +404,8 @@ def cmd_eval_downstream(args) -> int:
     groups = None if args.real else load_npz(args.train).get("group_ids")
     result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test),
                                          evaluation=params["evaluation"], real=args.real, groups=groups)
+    if not args.real:
+        result["seed"] = params["seed"]  # the PE seed of the training set (S_0 or S_T)
     save_csv(args.out_curves, curves)
     save_downstream_curves(args.out_png, curves, real=args.real)
     save_json(args.out, result)
@@ -407,7 +449,7 @@ def cmd_eval_metrics(args) -> int:
     from privevo.reports.summary import run_metrics
 
     metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
-                          fd_curve=pd.read_csv(args.fd_curve), run=Path(args.privacy).parent.name)
+                          fd_curve=pd.read_csv(args.fd_curve), run=args.run or str(Path(args.privacy).parent))
     save_json(args.out, metrics)
     print(json.dumps(metrics, indent=2))
     return 0
@@ -417,7 +459,8 @@ def cmd_publish(args) -> int:
     """Copy a run's reports to fixed paths (for dvc metrics/plots); histograms become one long CSV."""
     from privevo.reports.publish import publish_run
 
-    publish_run(args.run_dir, args.out_dir, num_iterations=args.num_iterations)
+    publish_run(args.out_dir, metrics=args.metrics, privacy=args.privacy, fd_curve=args.fd_curve,
+                downstream_curves=args.downstream_curves, histograms=args.histograms, comparison=args.comparison)
     return 0
 
 
@@ -425,8 +468,45 @@ def cmd_summary(args) -> int:
     from privevo.io.artifacts import load_json, save_csv, save_text
     from privevo.reports.summary import summary_table
 
-    frame, markdown = summary_table([load_json(p) for p in sorted(Path(args.runs_dir).glob("*/metrics.json"))])
+    frame, markdown = summary_table([load_json(p) for p in args.metrics])
     save_csv(args.out_csv, frame)
+    save_text(args.out_md, markdown)
+    print(markdown)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    """results/comparison.{csv,md,png}: one row per (method, epsilon) over the sweep's seeds."""
+    from privevo.io.artifacts import load_json, save_csv, save_text
+    from privevo.reports.comparison import comparison_markdown, comparison_table, save_comparison_plot
+
+    if len(args.dpsgd) != len(args.dpsgd_downstream):
+        raise SystemExit("privevo compare: give one --dpsgd-downstream file per --dpsgd report")
+    dpsgd = [{**load_json(report), **load_json(downstream)}
+             for report, downstream in zip(args.dpsgd, args.dpsgd_downstream)]
+    table = comparison_table(pe=[load_json(p) for p in args.pe], prior=[load_json(p) for p in args.prior],
+                             real=load_json(args.real), dpsgd=dpsgd)
+    save_csv(args.out_csv, table)
+    markdown = comparison_markdown(table)
+    save_text(args.out_md, markdown)
+    save_comparison_plot(args.out_png, table)
+    print(markdown)
+    return 0
+
+
+def cmd_ledger(args) -> int:
+    """results/privacy_ledger.{json,md}: every release and the composed cost of publishing them all."""
+    from privevo.io.artifacts import load_json, save_json, save_text
+    from privevo.reports.ledger import ledger_markdown, privacy_ledger
+
+    releases = []
+    for path in args.releases:
+        record = load_json(path)
+        method = record.get("method", "PE")
+        releases.append({**record, "name": str(Path(path).parent), "method": method})
+    ledger = privacy_ledger(releases)
+    save_json(args.out, ledger)
+    markdown = ledger_markdown(ledger)
     save_text(args.out_md, markdown)
     print(markdown)
     return 0

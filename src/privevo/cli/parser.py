@@ -22,15 +22,29 @@ def _configure_logging(level: str) -> None:
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
+def _add_overrides(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                   help="override one params key (YAML value), e.g. --set privacy.epsilon=4; repeatable")
+
+
+def _add_shard(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--shard", type=int, default=0, help="this job's shard (0-based) of the classes")
+    p.add_argument("--shards", type=int, default=1,
+                   help="split the classes into this many jobs (pe.shards); >1 writes a partial .npz to merge")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and faiss (default: their own choice); "
+                        "the workflow passes each job's declared threads")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<step>")
 
     def step(name, func, help_text, params=True):
         p = sub.add_parser(name, help=help_text, description=help_text)
         if params:
             p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
+            _add_overrides(p)
         p.set_defaults(func=func)
         return p
 
@@ -52,6 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--epsilon", type=float)
     group.add_argument("--noise-multiplier", type=float)
     group.add_argument("--params", dest="params_file", help="take privacy.* and pe.num_iterations from this params file")
+    _add_overrides(p)
     p.add_argument("--delta", type=float)
     p.add_argument("--num-iterations", type=int)
     p.add_argument("--out", help="also write the JSON record here")
@@ -63,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--candidates", required=True)
     p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
     p.add_argument("--out", required=True)
+    _add_shard(p)
     p = step("pe-histogram", commands.cmd_pe_histogram, "DP nearest-neighbour histogram and selection of one iteration")
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--private-embeddings", required=True)
@@ -75,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True)
     p.add_argument("--selected", required=True)
     p.add_argument("--iteration", type=int, required=True)
+    p.add_argument("--out", required=True)
+    _add_shard(p)
+    p = step("pe-merge-shards", commands.cmd_pe_merge_shards, "merge the class shards of a generation step", params=False)
+    p.add_argument("--kind", choices=["candidates", "lookahead"], required=True)
+    p.add_argument("--parts", nargs="+", required=True)
     p.add_argument("--out", required=True)
     p = step("pe-release", commands.cmd_pe_release, "write the final synthetic set and privacy.json")
     p.add_argument("--final", required=True)
@@ -125,14 +146,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fd-curve", required=True)
     p.add_argument("--downstream", required=True)
     p.add_argument("--real", required=True)
+    p.add_argument("--run", help="the run's key (default: the privacy report's folder)")
     p.add_argument("--out", required=True)
     p = step("publish", commands.cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
-    p.add_argument("--run-dir", required=True)
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--privacy", required=True)
+    p.add_argument("--fd-curve", required=True)
+    p.add_argument("--downstream-curves", required=True)
+    p.add_argument("--histograms", nargs="+", required=True, help="histogram.csv of iterations 1..T, in order")
+    p.add_argument("--comparison", help="comparison.csv, whose headline numbers go into metrics.json")
     p.add_argument("--out-dir", required=True)
-    p.add_argument("--num-iterations", type=int, help="read iterations 1..T only (default: every iter_* folder)")
     p = step("summary", commands.cmd_summary, "one table row per run (CSV and Markdown)", params=False)
-    p.add_argument("--runs-dir", required=True)
+    p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
     p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p = step("compare", commands.cmd_compare, "one row per (method, epsilon): PE, DP-SGD, public prior, real data",
+             params=False)
+    p.add_argument("--pe", nargs="+", required=True, help="metrics.json of every PE run")
+    p.add_argument("--prior", nargs="+", default=[], help="downstream.json of the CNN trained on each seed's S_0")
+    p.add_argument("--dpsgd", nargs="*", default=[], help="dpsgd.json of every DP-SGD run")
+    p.add_argument("--dpsgd-downstream", nargs="*", default=[], help="downstream.json of every DP-SGD run, same order")
+    p.add_argument("--real", required=True, help="downstream.json of the CNN trained on real data")
+    p.add_argument("--out-csv", required=True)
+    p.add_argument("--out-md", required=True)
+    p.add_argument("--out-png", required=True)
+    p = step("ledger", commands.cmd_ledger, "the privacy ledger: every release and their composed cost", params=False)
+    p.add_argument("--releases", nargs="+", required=True, help="privacy.json / dpsgd.json of every release")
+    p.add_argument("--out", required=True)
     p.add_argument("--out-md", required=True)
     return parser
 
@@ -146,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
 
     args = build_parser().parse_args(argv)
     _configure_logging(args.log_level)
+    if args.threads:
+        from privevo.core.devices import set_cpu_threads
+
+        set_cpu_threads(args.threads)
     start = time.perf_counter()
     try:
         code = args.func(args)

@@ -1,62 +1,127 @@
-"""Artifact paths and per-rule settings of the workflow, shared by the Snakefile and the tests.
+"""Artifact paths of the workflow, shared by the Snakefile, the CLI and the tests.
 
-Paths that do not depend on the privacy setting never name it, so a change of epsilon (or a sweep)
-reuses the model, the private embeddings, S_0 and its lookahead embeddings.
+Every path names what its content depends on, so that no change of settings ever overwrites or mixes
+into another run:
+
+- data/prepared/<data key>/             the private and public sets   (data settings, seed)
+- results/model/<model key>/            the foundation model          (model settings, data key, seed)
+- results/embeddings/<embedding key>/   private embeddings            (embedding settings, data key)
+- results/pe/base/<base key>/iter_000/  S_0 and its lookahead         (sampler, N_syn, degree_1, model, seed)
+- results/pe/runs/<run_name>-<hash>/seed_<s>/<privacy tag>/   one DP release: iter_001..iter_T, synthetic.npz
+- results/dpsgd/<hash>/seed_<s>/<privacy tag>/                 one DP-SGD release
+
+A key is a readable prefix plus a short hash of the settings the artifact depends on (never of the code:
+a code change reruns jobs in place through the settings Snakemake compares). Keys are computed from the
+resolved params of one run (a sweep point), whose seed and epsilon are already set.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
-from privevo.config.params import degree_of_iteration, privacy_tag
+from privevo.config.params import degree_of_iteration, number_tag, privacy_tag
+
+HASH_LENGTH = 8
+
+
+def settings_hash(settings) -> str:
+    """A short, stable hash of JSON-ready settings (key order and 1 vs 1.0 do not matter)."""
+    def canonical(value):
+        if isinstance(value, dict):
+            return {str(k): canonical(v) for k, v in sorted(value.items())}
+        if isinstance(value, (list, tuple)):
+            return [canonical(v) for v in value]
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return value
+    text = json.dumps(canonical(settings), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
+
+
+def _without(section: dict, *keys: str) -> dict:
+    return {k: v for k, v in section.items() if k not in keys}
 
 
 class Layout:
-    """Where every artifact of one params set lives."""
+    """Where every artifact of one resolved run lives (params with this run's seed and epsilon set).
 
-    def __init__(self, params: dict):
+    ``model_seed`` is the seed of the epsilon-free, seed-shared work (data and foundation model); it is the
+    params' seed unless the sweep asks for one model per seed.
+    """
+
+    def __init__(self, params: dict, *, model_seed: int | None = None, keys: dict[str, str] | None = None):
         self.params = params
+        self.seed = int(params["seed"])
+        self.model_seed = self.seed if model_seed is None else int(model_seed)
         data, results = params["paths"]["data_dir"], params["paths"]["results_dir"]
         self.data_dir, self.results_dir = data, results
-        self.private_train = f"{data}/private_train.npz"
-        self.private_test = f"{data}/private_test.npz"
-        self.public = f"{data}/public.npz"
-        self.data_manifest = f"{data}/data_manifest.json"
+        # ``keys`` lets the Snakefile build path patterns with wildcards ({run}, {model}, ...) in place of keys.
+        self.keys = artifact_keys(params, model_seed=self.model_seed) if keys is None else keys
+
+        prepared = f"{data}/prepared/{self.keys['data']}"
+        self.prepared_dir = prepared
+        self.private_train = f"{prepared}/private_train.npz"
+        self.private_test = f"{prepared}/private_test.npz"
+        self.public = f"{prepared}/public.npz"
+        self.data_manifest = f"{prepared}/data_manifest.json"
+
+        model_root = f"{results}/model/{self.keys['model']}"
         if params["model"]["source"] == "pretrain":
-            self.model_dir = f"{results}/model"
-            self.model_marker = f"{results}/model/pretrain_summary.json"
+            self.model_dir = model_root
+            self.model_marker = f"{model_root}/pretrain_summary.json"
         else:
             self.model_dir = str(params["model"]["local_path"])
             unet_dir = Path(self.model_dir) / "unet"
             self.model_marker = str((unet_dir if unet_dir.is_dir() else Path(self.model_dir)) / "config.json")
-        # Written in both modes (in local mode it is the only file under results/model).
-        self.model_record = f"{results}/model/model.json"
-        self.private_embeddings = f"{results}/embeddings/private_train.npy"
-        self.private_labels = f"{results}/embeddings/private_train_labels.npy"
-        self.base_dir = f"{results}/pe/base"
+        # Written in both modes (in local mode it is the only file under results/model/<key>).
+        self.model_record = f"{model_root}/model.json"
+
+        embeddings = f"{results}/embeddings/{self.keys['embedding']}"
+        self.private_embeddings = f"{embeddings}/private_train.npy"
+        self.private_labels = f"{embeddings}/private_train_labels.npy"
+        self.base_dir = f"{results}/pe/base/{self.keys['base']}"
         self.tag = privacy_tag(params)
-        self.run_dir = f"{results}/pe/runs/{self.tag}"
+        self.run_key = self.keys["run"]
+        self.run_dir = f"{results}/pe/runs/{self.run_key}"
         self.num_iterations = params["pe"]["num_iterations"]
         self.calibration = f"{self.run_dir}/calibration.json"
         self.synthetic = f"{self.run_dir}/synthetic.npz"
         self.synthetic_grid = f"{self.run_dir}/synthetic.png"
         self.privacy_report = f"{self.run_dir}/privacy.json"
-        self.audit = f"{self.run_dir}/audit.json"
-        self.latest_privacy_report = f"{results}/latest/privacy.json"
-        # Evaluation (reads private data, not part of the DP release).
-        self.reference_stats = f"{results}/eval/reference_stats.npz"
-        self.real_downstream = f"{results}/eval/real_downstream.json"
-        self.real_curves = f"{results}/eval/real_downstream_curves.csv"
-        self.eval_dir = f"{self.run_dir}/eval"
+        self.audit = f"{self.run_dir}/audit-{self.keys['audit']}.json"
+        # Evaluation (reads private data, not part of the DP release); keyed by the evaluation settings.
+        self.reference_stats = f"{results}/eval/reference-{self.keys['embedding']}.npz"
+        real = f"{results}/eval/real-{self.keys['real']}"
+        self.real_downstream = f"{real}/downstream.json"
+        self.real_curves = f"{real}/downstream_curves.csv"
+        self.real_plot = f"{real}/downstream_curves.png"
+        self.eval_dir = f"{self.run_dir}/eval-{self.keys['evaluation']}"
         self.fd_curve = f"{self.eval_dir}/fd_curve.csv"
         self.fd_plot = f"{self.eval_dir}/fd_curve.png"
         self.downstream = f"{self.eval_dir}/downstream.json"
         self.downstream_curves = f"{self.eval_dir}/downstream_curves.csv"
-        self.metrics = f"{self.run_dir}/metrics.json"
+        self.downstream_plot = f"{self.eval_dir}/downstream_curves.png"
+        self.metrics = f"{self.eval_dir}/metrics.json"
+        # The public prior: the same CNN trained on S_0, at zero privacy cost.
+        self.prior_dir = f"{self.base_dir}/eval-{self.keys['evaluation']}"
+        self.prior_downstream = f"{self.prior_dir}/downstream.json"
+        # The DP-SGD baseline at this run's seed and privacy setting.
+        self.dpsgd_dir = f"{results}/dpsgd/{self.keys['dpsgd']}"
+        self.dpsgd_report = f"{self.dpsgd_dir}/dpsgd.json"
+        self.dpsgd_weights = f"{self.dpsgd_dir}/model.safetensors"
+        self.dpsgd_downstream = f"{self.dpsgd_dir}/downstream.json"
+        # Views of the whole sweep, rewritten for the current params file.
         self.latest = f"{results}/latest"
+        self.latest_privacy_report = f"{results}/latest/privacy.json"
         self.summary_csv = f"{results}/summary.csv"
         self.summary_md = f"{results}/summary.md"
+        self.comparison_csv = f"{results}/comparison.csv"
+        self.comparison_md = f"{results}/comparison.md"
+        self.comparison_plot = f"{results}/comparison.png"
+        self.ledger_json = f"{results}/privacy_ledger.json"
+        self.ledger_md = f"{results}/privacy_ledger.md"
 
     def iteration_dir(self, iteration) -> str:
         """iter_000 (S_0, no privacy cost) sits in the base folder; iterations >= 1 in the run folder."""
@@ -78,11 +143,54 @@ class Layout:
     def populations(self) -> list[str]:
         return [self.candidates(t) for t in range(self.num_iterations + 1)]
 
+    def histogram_tables(self) -> list[str]:
+        """Exactly the iterations this run accounts for (never a glob: an older, longer run's folders may exist)."""
+        return [f"{self.iteration_dir(t)}/histogram.csv" for t in range(1, self.num_iterations + 1)]
+
     def log(self, name: str) -> str:
         return f"{self.results_dir}/logs/{name}.log"
 
     def run_log(self, name: str) -> str:
         return f"{self.run_dir}/logs/{name}.log"
+
+
+def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
+    """The folder key of every artifact family, from the settings each depends on (see the module docstring)."""
+    seed = int(params["seed"])
+    data_settings = {"data": params["data"], "seed": model_seed}
+    data_key = f"s{model_seed}-{settings_hash(data_settings)}"
+    model = params["model"]
+    if model["source"] == "pretrain":
+        model_settings = {"model": model, "data": data_key}
+        model_key = f"s{model_seed}-{settings_hash(model_settings)}"
+    else:
+        model_settings = {"local_path": str(Path(model["local_path"]).resolve())}
+        model_key = f"local-{settings_hash(model_settings)}"
+    embedding_settings = {"embedding": _without(params["embedding"], "batch_size"), "data": data_key}
+    embedding_key = f"{params['embedding']['name']}-{settings_hash(embedding_settings)}"
+    pe = params["pe"]
+    sampler = {"api": pe["api"], "num_samples_per_class": pe["num_samples_per_class"],
+               "num_inference_steps": pe["num_inference_steps"], "lookahead_degree": pe["lookahead_degree"],
+               "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"]}
+    base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
+    # A run's hash covers everything it depends on except its own seed and privacy setting, which name
+    # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
+    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards"),
+                    "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
+                    "model": model_settings if model["source"] != "pretrain" else
+                    {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
+                    "embedding": embedding_settings["embedding"], "data": params["data"]}
+    run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
+    evaluation_key = settings_hash({"evaluation": params["evaluation"], "data": data_key, "embedding": embedding_key})
+    real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class"),
+                              "data": data_key})
+    dpsgd_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size"), "data": data_key,
+                      "delta": params["privacy"]["delta"], "evaluation": params["evaluation"]["max_test_samples"]}
+    dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
+    audit_key = settings_hash({"audit": params["audit"], "pe": _pick(pe, "num_nearest_neighbours", "histogram_threshold",
+                                                                    "histogram_threshold_unit")})
+    return {"data": data_key, "model": model_key, "embedding": embedding_key, "base": base_key, "run": run_key,
+            "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key}
 
 
 def _pick(section: dict, *keys: str) -> dict:
@@ -109,6 +217,7 @@ RULE_MODULES = {
     "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
     "eval_downstream": ("models/classifier.py",),
     "eval_downstream_real": ("models/classifier.py",),
+    "baseline_dpsgd": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
 }
 
 
@@ -160,6 +269,10 @@ def _rule_settings(params: dict, rule_name: str):
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
                                       "max_test_samples"),
+        "baseline_dpsgd": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled"),
+                           "privacy": _pick(params["privacy"], "epsilon", "delta", "noise_multiplier"),
+                           "data": params["data"]["max_private_samples"],
+                           "max_test_samples": params["evaluation"]["max_test_samples"]},
     }
     if rule_name in fixed:
         return fixed[rule_name]

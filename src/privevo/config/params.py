@@ -65,7 +65,8 @@ def validate_params(params: Any) -> dict:
     return params
 
 
-def load_params(path: str | Path = "params.yaml") -> dict:
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> dict:
+    """The validated params of ``path``, with ``overrides`` ("dotted.key=value", value in YAML) applied first."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"params file {path} not found (copy params.yaml from the repository root)")
@@ -73,7 +74,35 @@ def load_params(path: str | Path = "params.yaml") -> dict:
         params = yaml.load(path.read_text(), Loader=_Loader)
     except yaml.YAMLError as exc:
         raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    for override in overrides or []:
+        params = apply_override(params, override)
     return validate_params(params)
+
+
+def apply_override(params: dict, override: str) -> dict:
+    """A deep copy of ``params`` with one "dotted.key=value" applied; the key must already exist.
+
+    This is how a sweep's run reaches every step: the workflow passes its seed and epsilon as overrides of the
+    one params file, so there is a single source of settings and no generated params files.
+    """
+    key, sep, text = override.partition("=")
+    if not sep or not key:
+        raise ParamsError(f"override {override!r}: expected dotted.key=value, e.g. privacy.epsilon=4")
+    try:
+        value = yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"override {key}: value {text!r} is not valid YAML: {exc}") from exc
+    params = copy.deepcopy(params)
+    *parents, last = key.split(".")
+    node = params
+    for i, part in enumerate(parents):
+        node = node.get(part) if isinstance(node, dict) else None
+        if not isinstance(node, dict):
+            raise ParamsError(f"override {key}: {'.'.join(parents[:i + 1])} is not a section of params")
+    if last not in node:
+        raise ParamsError(f"override {key}: unknown key")
+    node[last] = value
+    return params
 
 
 def _check_semantics(params: dict) -> None:
@@ -86,6 +115,16 @@ def _check_semantics(params: dict) -> None:
     if privacy["epsilon"] is not None and privacy["epsilon"] > MAX_EPSILON:
         raise ParamsError(f"params key privacy.epsilon: {privacy['epsilon']:g} is above {MAX_EPSILON:g}, where a DP "
                           "guarantee means nothing; use privacy.noise_multiplier to run with little noise on purpose")
+    sweep = params["sweep"]
+    if sweep["epsilons"] is not None and privacy["epsilon"] is None:
+        raise ParamsError("params key sweep.epsilons: a sweep over epsilon needs privacy.epsilon set (not "
+                          "privacy.noise_multiplier); set sweep.epsilons to null to run a fixed noise multiplier")
+    for epsilon in sweep["epsilons"] or []:
+        if epsilon > MAX_EPSILON:
+            raise ParamsError(f"params key sweep.epsilons: {epsilon:g} is above {MAX_EPSILON:g}, where a DP "
+                              "guarantee means nothing")
+    if len({number_tag(e) for e in sweep["epsilons"] or []}) != len(sweep["epsilons"] or []):
+        raise ParamsError("params key sweep.epsilons: lists the same epsilon twice")
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
@@ -215,10 +254,15 @@ def histogram_threshold(params: dict, noise_multiplier: float) -> float:
     return pe["histogram_threshold"] * (noise_multiplier if pe["histogram_threshold_unit"] == "sigma" else 1.0)
 
 
+def number_tag(value: float) -> str:
+    """A number as a folder name: the shortest repr that round-trips, so 1 and 1.0 give "1" and 0.5 gives "0.5"."""
+    value = float(value)
+    return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+
+
 def privacy_tag(params: dict) -> str:
     """The folder name of everything that depends on the privacy setting (e.g. eps_1, sigma_10.5)."""
     privacy = params["privacy"]
-    # str() renders numbers as DVC's ${...} templating does, so both tools name the same folder.
     if privacy["epsilon"] is not None:
-        return f"eps_{privacy['epsilon']}"
-    return f"sigma_{privacy['noise_multiplier']}"
+        return f"eps_{number_tag(privacy['epsilon'])}"
+    return f"sigma_{number_tag(privacy['noise_multiplier'])}"

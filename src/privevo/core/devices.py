@@ -113,3 +113,17 @@ def _cpu_runs_bf16_natively() -> tuple[bool, str]:
         return True, f"CPU runs bf16 natively (torch {capability}, flags {', '.join(bf16_flags)})"
     flags_text = ", ".join(bf16_flags) if bf16_flags else f"no {' or '.join(sorted(BF16_CPU_FLAGS))} flag"
     return False, f"CPU would emulate bf16 (torch {capability}, {flags_text})"
+
+
+def set_cpu_threads(threads: int) -> None:
+    """Use ``threads`` CPU threads in torch and faiss (a job's declared share, not the host's core count)."""
+    if threads < 1:
+        raise ValueError(f"threads must be at least 1, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
+    try:
+        import faiss
+    except ImportError:
+        return
+    faiss.omp_set_num_threads(threads)

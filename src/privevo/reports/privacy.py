@@ -41,6 +41,10 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "cross_check": calibration.get("cross_check"),
         "is_dp_release": noise["is_dp_release"],
         "noise": noise,
+        "seed": params["seed"],
+        # The mechanisms behind the guarantee, for composing this release with others (privacy ledger).
+        "events": [{"kind": "gaussian", "noise_multiplier": sigma, "count": calibration["num_iterations"],
+                    "sensitivity_l2": calibration["sensitivity_l2"]}],
         "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
         "sensitivity_l2": calibration["sensitivity_l2"],
         "neighbouring": calibration["neighbouring"],

@@ -1,4 +1,4 @@
-"""Publishing a run's reports at fixed paths, for `dvc metrics` and `dvc plots`."""
+"""Publishing a run's reports at fixed paths, for `dvc metrics`, `dvc plots` and `dvc exp show`."""
 
 from __future__ import annotations
 
@@ -7,25 +7,42 @@ from pathlib import Path
 
 import pandas as pd
 
-from privevo.io.artifacts import atomic_path, save_csv
+from privevo.io.artifacts import atomic_path, load_json, save_csv, save_json
 
 
-def publish_run(run_dir: str | Path, out_dir: str | Path, *, num_iterations: int | None = None) -> None:
-    """Copy metrics, privacy report and curves; the run's histograms become one long CSV.
+def headline(comparison: pd.DataFrame) -> dict:
+    """Flat columns for `dvc exp show`: accuracy (and FD) per method and epsilon, e.g. pe_eps_1_accuracy."""
+    from privevo.config.params import number_tag
 
-    Only iterations 1..num_iterations are read (all iter_* folders when None).
-    """
-    run, out = Path(run_dir), Path(out_dir)
-    for source, name in [(run / "metrics.json", "metrics.json"), (run / "privacy.json", "privacy.json"),
-                         (run / "eval" / "downstream_curves.csv", "downstream_curves.csv")]:
+    short = {"PE synthetic -> CNN": "pe", "DP-SGD CNN": "dpsgd", "public prior (S_0) -> CNN": "prior",
+             "real data, no privacy": "real"}
+    columns = {}
+    for row in comparison.itertuples(index=False):
+        name = short.get(row.method, row.method)
+        prefix = name if name in ("prior", "real") else f"{name}_eps_{number_tag(row.epsilon)}"
+        columns[f"{prefix}_accuracy"] = float(row.accuracy_mean)
+        if row.std_over.endswith("seeds") and pd.notna(row.accuracy_std):
+            columns[f"{prefix}_accuracy_std"] = float(row.accuracy_std)
+        if pd.notna(row.fd_mean):
+            columns[f"{prefix}_fd"] = float(row.fd_mean)
+    return columns
+
+
+def publish_run(out_dir: str | Path, *, metrics: str, privacy: str, fd_curve: str, downstream_curves: str,
+                histograms: list[str], comparison: str | None = None) -> None:
+    """Copy metrics, privacy report and curves; the listed histograms (iterations 1..T) become one long CSV."""
+    out = Path(out_dir)
+    for source, name in [(privacy, "privacy.json"), (downstream_curves, "downstream_curves.csv")]:
         with atomic_path(out / name) as tmp:
             shutil.copyfile(source, tmp)
-    curve = pd.read_csv(run / "eval" / "fd_curve.csv")
+    record = load_json(metrics)
+    if comparison is not None:
+        record["sweep"] = headline(pd.read_csv(comparison))
+    save_json(out / "metrics.json", record)
+    curve = pd.read_csv(fd_curve)
     save_csv(out / "fd_curve.csv", curve[curve["class"] == "all"])
-    tables = (sorted(run.glob("iter_*/histogram.csv")) if num_iterations is None
-              else [run / f"iter_{t:03d}" / "histogram.csv" for t in range(1, num_iterations + 1)])
     frames = []
-    for table in tables:
+    for table in map(Path, histograms):
         frame = pd.read_csv(table).sort_values(["class", "noisy_count"], ascending=[True, False])
         frame["rank"] = frame.groupby("class").cumcount() + 1
         frame["iteration"] = int(table.parent.name.split("_")[1])

@@ -24,6 +24,7 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
         "real_data_accuracy_std": real["accuracy_std"],
         "num_synthetic": privacy["num_synthetic"],
         "run": run,
+        "seed": privacy["seed"],
         "note": "fd_* and accuracy_* read private data: evaluation, not part of the DP release",
     }
     if "audit" in privacy:
@@ -36,7 +37,7 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
     return metrics
 
 
-SUMMARY_COLUMNS = ["run", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "is_dp_release",
+SUMMARY_COLUMNS = ["run", "seed", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "is_dp_release",
                    "fd_metric", "fd_initial", "fd_final", "accuracy_mean", "accuracy_std", "accuracy_seeds",
                    "real_data_accuracy_mean", "num_synthetic"]
 

@@ -1,0 +1,95 @@
+"""Expand a params file into the runs of its sweep: every (epsilon, seed) pair, with the keys they share.
+
+A run reaches each ``privevo <step>`` as overrides of the one params file (``--set seed=1 --set
+privacy.epsilon=10``), so params.yaml stays the single source of settings.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+
+from privevo.config.layout import Layout
+from privevo.config.params import apply_override, number_tag, validate_params
+
+# Which overrides each artifact family's steps get: work above the PE seed only sees the model seed.
+FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation")
+MODEL_FAMILIES = ("data", "model", "embedding", "real")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One point of a sweep: resolved params (its seed and epsilon set) and where its artifacts live."""
+
+    seed: int
+    model_seed: int
+    epsilon: float | None
+    params: dict = field(repr=False)
+    model_params: dict = field(repr=False)
+    layout: Layout = field(repr=False)
+
+    @property
+    def key(self) -> str:
+        return self.layout.run_key
+
+    def overrides(self, family: str = "run") -> list[str]:
+        """The ``--set`` values a step of ``family`` needs to see this run's settings."""
+        if family not in FAMILIES:
+            raise KeyError(f"unknown artifact family {family!r}; expected one of {FAMILIES}")
+        if family in MODEL_FAMILIES:
+            return [f"seed={self.model_seed}"]
+        values = [f"seed={self.seed}"]
+        if self.epsilon is not None and family in ("run", "dpsgd", "evaluation"):
+            values.append(f"privacy.epsilon={number_tag(self.epsilon)}")
+        return values
+
+    def params_for(self, family: str) -> dict:
+        """The params a step of ``family`` sees (the model seed for data, model and embeddings)."""
+        return self.model_params if family in MODEL_FAMILIES else self.params
+
+    def cli(self, family: str = "run") -> str:
+        return " ".join(f"--set {shlex.quote(value)}" for value in self.overrides(family))
+
+
+def expand_sweep(params: dict) -> list[Run]:
+    """Every (epsilon, seed) of ``params['sweep']``, epsilons outer; null lists mean the params' own value."""
+    sweep = params["sweep"]
+    epsilons = sweep["epsilons"] if sweep["epsilons"] is not None else [params["privacy"]["epsilon"]]
+    seeds = sweep["seeds"] if sweep["seeds"] is not None else [params["seed"]]
+    runs = []
+    for epsilon in epsilons:
+        for seed in seeds:
+            model_seed = seed if sweep["model_seeds"] else params["seed"]
+            resolved = apply_override(params, f"seed={seed}")
+            if epsilon is not None:
+                resolved = apply_override(resolved, f"privacy.epsilon={number_tag(epsilon)}")
+            resolved = validate_params(resolved)
+            model_params = validate_params(apply_override(params, f"seed={model_seed}"))
+            runs.append(Run(seed=int(seed), model_seed=int(model_seed),
+                            epsilon=None if epsilon is None else float(epsilon), params=resolved,
+                            model_params=model_params,
+                            layout=Layout(resolved, model_seed=model_seed)))
+    return runs
+
+
+class Sweep:
+    """The runs of one params file, and lookups from an artifact key (a Snakemake wildcard) to a run using it."""
+
+    def __init__(self, params: dict):
+        self.params = params
+        self.runs = expand_sweep(params)
+        self.primary = self.runs[0]
+
+    def keys(self, family: str) -> list[str]:
+        """The distinct keys of ``family`` (e.g. one model for every seed unless sweep.model_seeds)."""
+        return list(dict.fromkeys(run.layout.keys[family] for run in self.runs))
+
+    def run_for(self, family: str, key: str) -> Run:
+        """A run whose ``family`` artifact has ``key``: they all agree on that artifact's settings."""
+        for run in self.runs:
+            if run.layout.keys[family] == key:
+                return run
+        raise KeyError(f"no run of this sweep has {family} key {key!r}")
+
+    def layouts(self) -> list[Layout]:
+        return [run.layout for run in self.runs]

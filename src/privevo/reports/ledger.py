@@ -1,0 +1,62 @@
+"""The privacy ledger: every release made from one private data set, and what publishing all of them costs.
+
+Several PE seeds (and DP-SGD models) trained on the same private data are separate releases. Each has
+its own (epsilon, delta). If more than one is published, their privacy losses compose: the ledger
+composes all their Gaussian events in one PLD accountant (dp-accounting) at the common delta.
+"""
+
+from __future__ import annotations
+
+from privevo.accountants.dpsgd import compose_epsilon
+
+LEDGER_NOTE = (
+    "Each release is (epsilon, delta)-DP on its own. Quote a release's own epsilon when only that release "
+    "(its synthetic set or model) is published; a mean over seeds describes the algorithm, computed from "
+    "several runs for evaluation. If several releases are published, the composed epsilon below is the "
+    "guarantee of the whole publication."
+)
+
+
+def _common_delta(releases: list[dict]) -> float:
+    deltas = {float(r["delta"]) for r in releases}
+    if len(deltas) != 1:
+        raise ValueError(f"releases use different deltas {sorted(deltas)}; compose them at one delta")
+    return deltas.pop()
+
+
+def privacy_ledger(releases: list[dict]) -> dict:
+    """``releases``: records with a name, method, epsilon, delta, accountant and their ``events``."""
+    if not releases:
+        raise ValueError("the ledger needs at least one release")
+    delta = _common_delta(releases)
+    events = [event for release in releases for event in release["events"]]
+    by_method = {}
+    for release in releases:
+        by_method.setdefault(release["method"], []).append(release)
+    return {
+        "delta": delta,
+        "releases": [{k: r[k] for k in ("name", "method", "epsilon", "delta", "accountant", "seed", "events")}
+                     for r in releases],
+        "num_releases": len(releases),
+        "sum_of_epsilons": sum(float(r["epsilon"]) for r in releases),
+        "composed_epsilon_all": compose_epsilon(events, delta=delta),
+        "composed_epsilon_per_method": {
+            method: compose_epsilon([e for r in group for e in r["events"]], delta=delta)
+            for method, group in by_method.items()},
+        "composition": "dp-accounting PLDAccountant over every release's Gaussian events, at the common delta",
+        "note": LEDGER_NOTE,
+    }
+
+
+def ledger_markdown(ledger: dict) -> str:
+    lines = ["# Privacy ledger", "", ledger["note"], "",
+             f"All {ledger['num_releases']} releases at delta {ledger['delta']:g}, if all were published: "
+             f"**epsilon {ledger['composed_epsilon_all']:.3f}** (PLD; the naive sum would be "
+             f"{ledger['sum_of_epsilons']:.3f}).", ""]
+    for method, epsilon in ledger["composed_epsilon_per_method"].items():
+        lines.append(f"- all {method} releases together: epsilon {epsilon:.3f}")
+    lines += ["", "| release | method | seed | epsilon | delta | accountant |", "|---|---|---|---|---|---|"]
+    for r in ledger["releases"]:
+        lines.append(f"| {r['name']} | {r['method']} | {r['seed']} | {r['epsilon']:.4g} | {r['delta']:g} | "
+                     f"{r['accountant']} |")
+    return "\n".join(lines) + "\n"
