@@ -19,6 +19,22 @@ PARAMS = f"--params {shlex.quote(PARAMS_FILE)}"
 PRIVEVO = f"{shlex.quote(sys.executable)} -m privevo"
 
 
+# Quick bookkeeping jobs run on the submitting host when a cluster executor is used.
+localrules:
+    all,
+    stage_data,
+    stage_foundation_model,
+    stage_private_embeddings,
+    stage_initial_population,
+    privacy_calibration,
+    inspect_histogram,
+    eval_metrics,
+    publish_latest,
+    summary,
+    comparison,
+    privacy_ledger,
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"

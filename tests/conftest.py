@@ -51,15 +51,20 @@ def smoke_params():
     return yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
 
 
+SMOKE_SWEEP = {"epsilons": [1.0, 4.0], "seeds": [0, 1], "model_seeds": False}
+
+
 @pytest.fixture(scope="session")
 def smoke_run(tmp_path_factory, smoke_params):
-    """The smoke workflow, run once per test session into a temporary folder."""
+    """The smoke workflow as a sweep of 2 epsilons x 2 seeds, run once per test session into a temporary folder.
+    Its primary run (epsilon 1, seed 0) has the layout of the params themselves."""
     base = tmp_path_factory.mktemp("smoke")
-    params = {**smoke_params, "paths": {"data_dir": str(base / "data"), "results_dir": str(base / "results")}}
+    params = {**smoke_params, "sweep": SMOKE_SWEEP,
+              "paths": {"data_dir": str(base / "data"), "results_dir": str(base / "results")}}
     params_file = write_params(base / "params.yaml", params)
     proc = snakemake(params_file=params_file, check=False)
     if proc.returncode != 0:
         logs = "\n".join(f"== {p}\n{p.read_text()[-3000:]}" for p in sorted(base.rglob("*.log")))
         pytest.fail(f"smoke workflow failed:\n{proc.stderr[-5000:]}\n{logs}")
-    yield {"base": base, "params": params, "params_file": params_file}
+    yield {"base": base, "params": params, "params_file": params_file, "output": proc.stdout + proc.stderr}
     shutil.rmtree(base, ignore_errors=True)

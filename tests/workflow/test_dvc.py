@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import ROOT
+from privevo.config.layout import Layout
+
+from conftest import ROOT, mutate as set_in
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -75,17 +77,22 @@ def test_epsilon_change_reruns_only_the_epsilon_stage_and_jobs(dvc_project):
     for rule in EPSILON_FREE_RULES:
         assert f"rule {rule}:" not in output, rule
     shown = json.loads(run([str(BIN / "dvc"), "metrics", "show", "--json"], dvc_project).stdout)
-    epsilons = [f["data"]["epsilon"] for rev in shown.values() for f in rev["data"].values()]
-    assert epsilons == [3.0], shown
-    assert (dvc_project / "results-smoke" / "pe" / "runs" / "eps_3.0" / "synthetic.npz").exists()
+    latest = [f["data"] for rev in shown.values() for name, f in rev["data"].items() if name.endswith("metrics.json")]
+    assert [m["epsilon"] for m in latest] == [3.0], shown
+    params = yaml.safe_load((dvc_project / "params.yaml").read_text())
+    assert (dvc_project / Layout(params).synthetic).exists()
+    assert (dvc_project / Layout(set_in(params, "privacy.epsilon", 1.0)).synthetic).exists(), "the old run is kept"
 
 
-def test_dvc_exp_run_sets_epsilon(dvc_project):
+def test_dvc_exp_run_sets_epsilon_and_exp_show_lists_epsilon_fd_and_accuracy(dvc_project):
     run(["git", "checkout", "-q", "params.yaml"], dvc_project)
     run([str(BIN / "dvc"), "exp", "run", "-S", "privacy.epsilon=5.0"], dvc_project)
     metrics = json.loads((dvc_project / "results-smoke" / "latest" / "metrics.json").read_text())
-    assert metrics["epsilon"] == 5.0
-    shown = run([str(BIN / "dvc"), "exp", "show", "--json"], dvc_project).stdout
+    assert metrics["epsilon"] == 5.0 and "pe_eps_5_accuracy" in metrics["sweep"]
+    shown = run([str(BIN / "dvc"), "exp", "show", "--csv"], dvc_project).stdout
+    header = shown.splitlines()[0].split(",")
+    for column in ("epsilon", "fd_final", "accuracy_mean", "sweep.pe_eps_5_accuracy", "privacy.epsilon"):
+        assert column in header, (column, header)
     assert "5.0" in shown
 
 
@@ -104,6 +111,6 @@ def test_dvc_model_stage_works_in_real_mode(tmp_path):
     project = copy_project(tmp_path / "project", params)
     proc = run([str(BIN / "dvc"), "repro", "foundation_model"], project)
     assert "rule pretrain" not in proc.stdout + proc.stderr
-    record = json.loads((project / "results-smoke" / "model" / "model.json").read_text())
+    record = json.loads((project / Layout(params).model_record).read_text())
     assert record["source"] == "local" and record["folder"] == str(model)
     assert set(record["weights"]) == {"unet/diffusion_pytorch_model.safetensors"}

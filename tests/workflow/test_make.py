@@ -73,7 +73,7 @@ def test_make_smoke_without_venv_on_path_survives_kill_9_mid_pe(smoke_params):
     proc = make_smoke(params_file)
     deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None:
-        found = list(results.glob("pe/runs/*/iter_001/selected.npz"))
+        found = list(results.glob("pe/runs/*/seed_*/*/iter_001/selected.npz"))
         if found:
             first_iteration = found[0].parent
             break

@@ -1,4 +1,4 @@
-"""The smoke workflow end to end, through Snakemake, as a user runs it."""
+"""The smoke workflow end to end, through Snakemake, as a user runs it: a sweep of 2 epsilons x 2 seeds."""
 
 import re
 from pathlib import Path
@@ -9,8 +9,9 @@ import pytest
 
 from privevo.io.artifacts import load_images, load_json, load_npz
 from privevo.config.layout import Layout
+from privevo.config.runs import Sweep
 
-from conftest import snakemake, write_params
+from conftest import mutate, snakemake, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +54,63 @@ def test_outputs_exist_with_the_right_shapes(smoke_run):
         assert not any("clean" in key for key in load_npz(folder / "histogram.npz"))
         assert (folder / "lookahead.npy").exists() == (t < 2)
     assert Path(layout.lookahead(0)).exists() and Path(layout.candidates(0)).exists()
-    for log in ("prepare_data", "pretrain", "histogram_private_embeddings"):
+    for log in (f"prepare_data_{layout.keys['data']}", f"pretrain_{layout.keys['model']}",
+                f"histogram_private_embeddings_{layout.keys['embedding']}"):
         assert Path(layout.log(log)).stat().st_size > 0
+
+
+def executed_jobs(output: str) -> dict[str, int]:
+    """Rule -> number of jobs Snakemake ran, from its own job records in the run's log."""
+    jobs = {}
+    for rule in re.findall(r"^(?:local)?rule (\w+):$", output, flags=re.MULTILINE):
+        jobs[rule] = jobs.get(rule, 0) + 1
+    return jobs
+
+
+def test_sweep_does_the_epsilon_free_work_once_per_seed(smoke_run):
+    jobs = executed_jobs(smoke_run["output"])
+    epsilons, seeds = len(smoke_run["params"]["sweep"]["epsilons"]), len(smoke_run["params"]["sweep"]["seeds"])
+    num_iterations = smoke_run["params"]["pe"]["num_iterations"]
+    # Shared by every seed (sweep.model_seeds is false) and every epsilon:
+    for rule in ("prepare_data", "pretrain", "histogram_private_embeddings", "eval_reference_stats",
+                 "eval_downstream_real"):
+        assert jobs[rule] == 1, (rule, jobs)
+    # Once per seed, shared by every epsilon:
+    for rule in ("pe_initial_samples", "pe_initial_lookahead", "eval_downstream_prior"):
+        assert jobs[rule] == seeds, (rule, jobs)
+    # Once per (epsilon, seed):
+    assert jobs["histogram"] == epsilons * seeds * num_iterations
+    for rule in ("privacy_calibration", "pe_release", "baseline_dpsgd", "eval_downstream", "eval_metrics"):
+        assert jobs[rule] == epsilons * seeds, (rule, jobs)
+    sweep = Sweep(smoke_run["params"])
+    assert len({Path(run.layout.run_dir) for run in sweep.runs}) == epsilons * seeds
+    assert all(Path(run.layout.synthetic).exists() for run in sweep.runs)
+
+
+def test_comparison_has_one_row_per_method_and_epsilon(smoke_run):
+    layout = Layout(smoke_run["params"])
+    table = pd.read_csv(layout.comparison_csv)
+    seeds = len(smoke_run["params"]["sweep"]["seeds"])
+    pe = table[table["method"] == "PE synthetic -> CNN"]
+    assert sorted(pe["epsilon"]) == [1.0, 4.0] and (pe["num_seeds"] == seeds).all()
+    assert (pe["std_over"] == "PE seeds").all() and pe["fd_mean"].notna().all()
+    dpsgd = table[table["method"] == "DP-SGD CNN"]
+    assert sorted(dpsgd["epsilon"]) == [1.0, 4.0] and set(dpsgd["accountant"]) == {"prv"}
+    assert set(table["method"]) == {"PE synthetic -> CNN", "DP-SGD CNN", "public prior (S_0) -> CNN",
+                                    "real data, no privacy"}
+    assert ((table["accuracy_mean"] >= 0) & (table["accuracy_mean"] <= 1)).all()
+    markdown = Path(layout.comparison_md).read_text()
+    assert "mean +- sample std" in markdown and "| DP-SGD CNN | 4 |" in markdown
+    assert Path(layout.comparison_plot).stat().st_size > 1000
+
+
+def test_privacy_ledger_composes_every_release(smoke_run):
+    ledger = load_json(Layout(smoke_run["params"]).ledger_json)
+    runs = len(Sweep(smoke_run["params"]).runs)
+    assert ledger["num_releases"] == 2 * runs  # PE and DP-SGD at every (epsilon, seed)
+    largest = max(r["epsilon"] for r in ledger["releases"])
+    assert largest < ledger["composed_epsilon_all"] <= ledger["sum_of_epsilons"] * 1.001
+    assert set(ledger["composed_epsilon_per_method"]) == {"PE", "DP-SGD"}
 
 
 def test_rerun_has_nothing_to_do(smoke_run):
@@ -62,12 +118,14 @@ def test_rerun_has_nothing_to_do(smoke_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_changing_epsilon_reruns_only_epsilon_dependent_jobs(smoke_run, tmp_path):
-    params = {**smoke_run["params"], "privacy": {**smoke_run["params"]["privacy"], "epsilon": 4.0}}
+def test_adding_an_epsilon_reruns_only_epsilon_dependent_jobs(smoke_run, tmp_path):
+    params = mutate(smoke_run["params"], "sweep.epsilons", [1.0, 4.0, 8])
     proc = snakemake("-n", params_file=write_params(tmp_path / "params.yaml", params))
     jobs = planned_jobs(proc)
+    seeds = len(params["sweep"]["seeds"])
     assert not EPSILON_FREE_RULES & set(jobs), jobs
-    assert jobs["histogram"] == 2 and jobs["pe_variation"] == 2 and jobs["privacy_calibration"] == 1
+    assert jobs["histogram"] == 2 * seeds and jobs["pe_variation"] == 2 * seeds
+    assert jobs["privacy_calibration"] == seeds and jobs["baseline_dpsgd"] == seeds
 
 
 def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smoke_run):
@@ -117,7 +175,7 @@ def test_evaluation_outputs(smoke_run):
     downstream = load_json(layout.downstream)
     assert downstream["trained_on"] == "synthetic set only" and len(downstream["accuracies"]) >= 3
     summary = pd.read_csv(layout.summary_csv)
-    assert len(summary) == 1 and summary["epsilon"].item() == 1.0
+    assert len(summary) == 4 and sorted(set(summary["epsilon"])) == [1.0, 4.0] and set(summary["seed"]) == {0, 1}
     histograms = pd.read_csv(Path(layout.latest) / "histograms.csv")
     assert set(histograms["iteration"]) == set(range(1, num_iterations + 1))
 
@@ -143,3 +201,21 @@ def test_html_report_builds_with_figures(smoke_run, tmp_path):
         assert figure in html, figure
     for category in ("samples", "histograms", "quality", "privacy"):
         assert category in html, category
+
+
+# Last: it rewrites the sweep-wide views (summary, comparison, latest/) for a one-run params file.
+def test_changing_t_makes_a_new_run_and_leaves_the_old_one_intact(smoke_run, tmp_path):
+    old = Sweep(smoke_run["params"]).runs
+    stamps = {p: p.stat().st_mtime_ns for run in old for p in Path(run.layout.run_dir).rglob("*") if p.is_file()}
+    params = mutate(mutate(smoke_run["params"], "pe.num_iterations", 1), "sweep.epsilons", [1.0])
+    params = mutate(mutate(params, "sweep.seeds", [0]), "paths.results_dir", smoke_run["params"]["paths"]["results_dir"])
+    params_file = write_params(tmp_path / "params.yaml", params)
+    jobs = planned_jobs(snakemake("-n", params_file=params_file))
+    assert jobs["histogram"] == 1 and not EPSILON_FREE_RULES & set(jobs), jobs
+    snakemake(params_file=params_file)
+    new = Layout(params)
+    assert new.run_dir not in {run.layout.run_dir for run in old}
+    assert not Path(new.iteration_dir(2)).exists(), "a shorter run must not see a longer run's iterations"
+    assert set(pd.read_csv(Path(new.latest) / "histograms.csv")["iteration"]) == {1}
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "the old runs were touched"
+    assert len(pd.read_csv(new.summary_csv)) == 1

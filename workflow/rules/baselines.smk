@@ -22,7 +22,7 @@ rule baseline_dpsgd:
     resources:
         mem_mb=6000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     log:
         P.dpsgd_dir + "/logs/baseline_dpsgd.log",
     shell:

@@ -27,6 +27,9 @@ wildcard_constraints:
 # faiss' thread pools; the submitting host's core count never enters. Locally Snakemake scales it down to
 # --cores (so on 2 cores heavy jobs run one at a time); on a cluster it is the job's cpus_per_task.
 HEAVY_THREADS = 8
+# Rules that can use CUDA declare a GPU when params.yaml asks for one (device: cuda); on a CPU cluster
+# (device: cpu or auto) they request none, so a scheduler never waits for a GPU the job would not use.
+GPU = 1 if config["device"] == "cuda" else 0
 
 
 def run_of(family):

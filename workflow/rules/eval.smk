@@ -36,7 +36,7 @@ rule eval_fd_curve:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     log:
         P.eval_dir + "/logs/eval_fd_curve.log",
     shell:
@@ -121,8 +121,6 @@ rule eval_metrics:
         real=lambda w: layout_of("run")(w).real_downstream,
     output:
         metrics=P.metrics,
-    params:
-        seed=lambda w: SWEEP.run_for("run", w.run).seed,
     resources:
         mem_mb=1000,
         runtime=5,
@@ -130,4 +128,4 @@ rule eval_metrics:
         P.eval_dir + "/logs/eval_metrics.log",
     shell:
         "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
-        "--real {input.real} --run {wildcards.run} --seed {params.seed} --out {output.metrics} > {log} 2>&1"
+        "--real {input.real} --run {wildcards.run} --out {output.metrics} > {log} 2>&1"

@@ -21,7 +21,7 @@ if config["model"]["source"] == "pretrain":
         resources:
             mem_mb=6000,
             runtime=120,
-            gpu=1,
+            gpu=GPU,
         log:
             P.log("pretrain_{model}"),
         shell:

@@ -23,7 +23,7 @@ rule histogram_private_embeddings:
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     log:
         P.log("histogram_private_embeddings_{embedding}"),
     shell:
@@ -46,7 +46,7 @@ rule pe_initial_samples:
     resources:
         mem_mb=4000,
         runtime=60,
-        gpu=1,
+        gpu=GPU,
     log:
         P.base_dir + "/logs/pe_initial_samples.log",
     shell:
@@ -68,7 +68,7 @@ rule pe_initial_lookahead:
     resources:
         mem_mb=6000,
         runtime=120,
-        gpu=1,
+        gpu=GPU,
     log:
         P.base_dir + "/logs/pe_initial_lookahead.log",
     shell:
@@ -112,7 +112,7 @@ rule histogram:
     resources:
         mem_mb=8000,
         runtime=30,
-        gpu=1,  # faiss runs on the GPU when there is one
+        gpu=GPU,  # faiss runs on the GPU when there is one
     log:
         P.run_log("histogram_{iteration}"),
     shell:

@@ -7,7 +7,7 @@ SHARDS = config["pe"]["shards"]
 
 
 def generation_resources(runtime):
-    return {"mem_mb": 6000, "runtime": runtime, "gpu": 1}
+    return {"mem_mb": 6000, "runtime": runtime, "gpu": GPU}
 
 
 if SHARDS == 1:

@@ -26,7 +26,8 @@ rule inspect_histogram:
     log:
         P.run_log("inspect_histogram_{iteration}"),
     shell:
-        "{PRIVEVO} inspect {params.folder} --plot {output.plot} --grid {output.grid} > {output.text} 2> {log}"
+        "{PRIVEVO} inspect {params.folder} --voted {input.voted} --plot {output.plot} --grid {output.grid} "
+        "> {output.text} 2> {log}"
 
 
 rule publish_latest:

@@ -7,3 +7,11 @@ from privevo.core.registry import Registry
 ACCOUNTANTS = Registry("accountant", {
     "gdp": "privevo.accountants.gdp:calibrate",
 })
+
+# A DP-SGD accountant is a function ``(*, sample_rate, noise_multiplier, steps, delta) -> epsilon`` (an upper
+# bound) for ``steps`` Poisson-subsampled Gaussian mechanisms; dpsgd.calibrate_sgd(accountant=name) uses it and
+# cross-checks it against dp-accounting's PLD.
+SGD_ACCOUNTANTS = Registry("DP-SGD accountant", {
+    "prv": "privevo.accountants.dpsgd:prv_epsilon",
+    "rdp": "privevo.accountants.dpsgd:rdp_epsilon",
+})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 logger = logging.getLogger("privevo")
@@ -134,22 +135,74 @@ def cmd_embed_private(args) -> int:
 
 
 def cmd_calibrate(args) -> int:
+    """PE's T Gaussian releases (--num-iterations, or --params), or DP-SGD's Poisson-subsampled Gaussian steps
+    (--sample-rate and --steps): solve for the noise multiplier or for epsilon."""
     from privevo.accountants.gdp import calibrate
     from privevo.io.artifacts import save_json
 
-    if args.params_file:
+    sgd = args.sample_rate is not None or args.steps is not None
+    if sgd:
+        from privevo.accountants.dpsgd import calibrate_sgd
+
+        if args.sample_rate is None or args.steps is None or args.delta is None or args.params_file:
+            raise SystemExit("privevo calibrate: DP-SGD needs --sample-rate, --steps and --delta (and no --params)")
+        record = calibrate_sgd(sample_rate=args.sample_rate, steps=args.steps, delta=args.delta, epsilon=args.epsilon,
+                               noise_multiplier=args.noise_multiplier, accountant=args.accountant)
+    elif args.params_file:
         params = _params(argparse.Namespace(params=args.params_file, overrides=args.overrides))
         privacy = params["privacy"]
         record = calibrate(epsilon=privacy["epsilon"], noise_multiplier=privacy["noise_multiplier"],
                            delta=privacy["delta"], num_iterations=params["pe"]["num_iterations"])
     else:
         if args.delta is None or args.num_iterations is None:
-            raise SystemExit("privevo calibrate: give --delta and --num-iterations (or --params params.yaml)")
+            raise SystemExit("privevo calibrate: give --delta and --num-iterations (or --params params.yaml, "
+                             "or --sample-rate and --steps for DP-SGD)")
         record = calibrate(epsilon=args.epsilon, noise_multiplier=args.noise_multiplier, delta=args.delta,
                            num_iterations=args.num_iterations)
     if args.out:
         save_json(args.out, record)
     print(json.dumps(record, indent=2))
+    return 0
+
+
+def cmd_dpsgd(args) -> int:
+    """The DP-SGD baseline: the downstream CNN trained on the private training set (a DP release), then
+    tested on the private test split (evaluation, not part of the release)."""
+    from privevo.data import stratified_head
+    from privevo.io.artifacts import load_images, save_json
+    from privevo.models.classifier import evaluate
+    from privevo.models.dpsgd import train_dpsgd
+    from privevo.models.io import save_classifier
+
+    params = _params(args)
+    dpsgd, privacy, evaluation = params["dpsgd"], params["privacy"], params["evaluation"]
+    if privacy["epsilon"] is None:
+        raise SystemExit("privevo dpsgd: needs privacy.epsilon (DP-SGD is calibrated to a target epsilon)")
+    images, labels = load_images(args.train)
+    if dpsgd["max_samples"] is not None:
+        images, labels = stratified_head(images, labels, dpsgd["max_samples"])
+    model, record = train_dpsgd(images, labels, epsilon=privacy["epsilon"], delta=privacy["delta"],
+                                epochs=dpsgd["epochs"], expected_batch_size=dpsgd["expected_batch_size"],
+                                physical_batch_size=dpsgd["physical_batch_size"], max_grad_norm=dpsgd["max_grad_norm"],
+                                learning_rate=dpsgd["learning_rate"], seed=params["seed"],
+                                accountant=dpsgd["accountant"], poisson_sampling=dpsgd["poisson_sampling"])
+    report = {**record, "method": "DP-SGD", "seed": params["seed"], "is_dp_release": True,
+              "private_data": {"num_training_examples": int(len(labels)), "max_samples": dpsgd["max_samples"]},
+              "dp_release": ["model.safetensors", "model.json"],
+              "events": [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
+                          "noise_multiplier": record["noise_multiplier"], "count": record["steps"]}]}
+    save_classifier(args.out_weights, model, trained_on="private training set with DP-SGD", seed=params["seed"],
+                    epsilon=record["epsilon"], delta=record["delta"])
+    save_json(args.out_report, report)
+    test_images, test_labels = load_images(args.test)
+    if evaluation["max_test_samples"] is not None:
+        test_images, test_labels = stratified_head(test_images, test_labels, evaluation["max_test_samples"])
+    result = evaluate(model, test_images, test_labels)
+    save_json(args.out_downstream, {**result, "seed": params["seed"], "epsilon": record["epsilon"],
+                                    "trained_on": "private training set with DP-SGD",
+                                    "note": "accuracy on the real test split: evaluation, not part of the DP release"})
+    logger.info("DP-SGD at epsilon %.3g (sigma %.3f, q %.4g, %d steps): test accuracy %.4f", record["epsilon"],
+                record["noise_multiplier"], record["sample_rate"], record["steps"], result["accuracy"])
     return 0
 
 
@@ -426,7 +479,7 @@ def cmd_inspect(args) -> int:
     folder = Path(args.iteration_dir)
     if not (folder / "histogram.npz").exists():
         raise FileNotFoundError(f"no histogram.npz in {folder}; give an iteration folder such as "
-                                "results/pe/runs/eps_1.0/iter_001")
+                                "results/pe/runs/<run>/seed_0/eps_1/iter_001")
     histogram = load_npz(folder / "histogram.npz")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
@@ -436,8 +489,12 @@ def cmd_inspect(args) -> int:
         save_sorted_counts_per_class(args.plot, histogram, title=f"{folder.name}: sorted noisy counts per class "
                                                                   "(red: threshold H)")
     if args.grid:
+        voted = args.voted or previous_candidates(folder)
+        if voted is None:
+            raise FileNotFoundError(f"{folder} is iteration 1: give --voted with S_0's candidates.npz "
+                                    "(results/pe/base/<key>/iter_000/candidates.npz)")
         picks, captions = top_and_bottom(histogram, top=args.top)
-        save_annotated_grid(args.grid, load_images(previous_candidates(folder))[0][picks], captions, ncols=2 * args.top,
+        save_annotated_grid(args.grid, load_images(voted)[0][picks], captions, ncols=2 * args.top,
                             title=f"{folder.name}: top-{args.top} (left) and bottom-{args.top} (right) voted per class")
     return 0
 
@@ -503,7 +560,8 @@ def cmd_ledger(args) -> int:
     for path in args.releases:
         record = load_json(path)
         method = record.get("method", "PE")
-        releases.append({**record, "name": str(Path(path).parent), "method": method})
+        name = os.path.relpath(Path(path).parent, Path(args.out).parent)  # e.g. pe/runs/<run>/seed_0/eps_1
+        releases.append({**record, "name": name, "method": method})
     ledger = privacy_ledger(releases)
     save_json(args.out, ledger)
     markdown = ledger_markdown(ledger)

@@ -39,11 +39,12 @@ def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.D
     return pd.DataFrame(rows)
 
 
-def previous_candidates(iteration_dir: Path) -> Path:
-    """The population voted on in iteration t is S_{t-1}: the previous run folder, or the base folder for t=1."""
+def previous_candidates(iteration_dir: Path) -> Path | None:
+    """The population voted on in iteration t is S_{t-1}: the run's previous iteration folder for t > 1.
+    S_0 lives in a base folder keyed by its own settings, so for t = 1 there is no guess (None)."""
     t = int(iteration_dir.name.split("_")[1])
     if t == 1:
-        return iteration_dir.parent.parent.parent / "base" / "iter_000" / "candidates.npz"
+        return None
     return iteration_dir.parent / f"iter_{t - 1:03d}" / "candidates.npz"
 
 

@@ -43,8 +43,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "noise": noise,
         "seed": params["seed"],
         # The mechanisms behind the guarantee, for composing this release with others (privacy ledger).
-        "events": [{"kind": "gaussian", "noise_multiplier": sigma, "count": calibration["num_iterations"],
-                    "sensitivity_l2": calibration["sensitivity_l2"]}],
+        # Each event is a Gaussian mechanism with L2 sensitivity 1 (sensitivity_l2 above).
+        "events": [{"kind": "gaussian", "noise_multiplier": sigma, "count": calibration["num_iterations"]}],
         "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
         "sensitivity_l2": calibration["sensitivity_l2"],
         "neighbouring": calibration["neighbouring"],
