@@ -19,7 +19,7 @@ ALLOWED = {
     "data": BASE | {"data"},
     "pe": BASE | {"pe"},
     "config": BASE | {"accountants", "apis", "embedders", "data", "pe", "config"},
-    "models": BASE | {"apis", "models"},
+    "models": BASE | {"accountants", "apis", "models"},
     "evaluation": BASE | {"accountants", "apis", "embedders", "data", "pe", "config", "models", "evaluation"},
     "reports": BASE | {"accountants", "apis", "embedders", "data", "pe", "config", "models", "evaluation", "reports"},
     "cli": set(),  # the top: may import anything

@@ -119,3 +119,32 @@ def test_calibrate_large_epsilon_coarsens_the_pld_grid_and_stays_an_upper_bound(
 def test_calibrate_noise_too_small_for_any_guarantee():
     assert_one_clear_line(privevo("calibrate", "--noise-multiplier", "0.001", "--delta", "1e-5", "--num-iterations", "8"),
                           "above 1000")
+
+
+def test_a_bad_override_names_its_key():
+    assert_one_clear_line(privevo("validate-params", "--set", "privacy.epsilom=3"), "privacy.epsilom", "unknown key")
+    assert_one_clear_line(privevo("validate-params", "--set", "pe.num_iterations=two"), "pe.num_iterations")
+
+
+def test_validate_params_lists_the_runs_of_the_sweep():
+    proc = privevo("validate-params", "--params", str(ROOT / "config" / "smoke.yaml"), "--set", "sweep.epsilons=[1, 10]",
+                   "--set", "sweep.seeds=[0, 1, 2]")
+    assert proc.returncode == 0, proc.stderr
+    record = json.loads(proc.stdout)
+    assert len(record["runs"]) == 6 and len(record["shared"]["model"]) == 1 and len(record["shared"]["base"]) == 3
+    assert {run["folder"].rsplit("/", 2)[-2] for run in record["runs"]} == {"seed_0", "seed_1", "seed_2"}
+
+
+def test_calibrate_round_trips_for_pe_and_for_dpsgd():
+    def calibrate(*args):
+        proc = privevo("calibrate", "--delta", "1e-5", *args)
+        assert proc.returncode == 0, proc.stderr
+        return json.loads(proc.stdout)
+
+    sigma = calibrate("--epsilon", "2", "--num-iterations", "8")["noise_multiplier"]
+    assert calibrate("--noise-multiplier", str(sigma), "--num-iterations", "8")["epsilon"] == pytest.approx(2, rel=1e-6)
+    sgd = calibrate("--epsilon", "2", "--sample-rate", "0.01", "--steps", "500")
+    assert sgd["sampling"] == "poisson" and sgd["cross_check"]["accountant"] == "dp_accounting.pld.PLDAccountant"
+    back = calibrate("--noise-multiplier", str(sgd["noise_multiplier"]), "--sample-rate", "0.01", "--steps", "500")
+    assert back["epsilon"] == pytest.approx(sgd["epsilon"], rel=1e-3) and back["epsilon"] <= 2.0
+    assert set(back) >= {"epsilon", "delta", "noise_multiplier", "solved_for", "accountant", "cross_check"}

@@ -60,8 +60,14 @@ def _save_population(path: str, images, labels, **extra) -> None:
 def cmd_validate_params(args) -> int:
     params = _params(args)
     from privevo.config.params import privacy_tag, variation_degrees
+    from privevo.config.runs import Sweep
 
-    print(json.dumps({"valid": True, "privacy_tag": privacy_tag(params), "variation_degrees": variation_degrees(params)}))
+    sweep = Sweep(params)
+    print(json.dumps({"valid": True, "privacy_tag": privacy_tag(params), "variation_degrees": variation_degrees(params),
+                      "runs": [{"seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir}
+                               for run in sweep.runs],
+                      "shared": {family: sweep.keys(family) for family in ("data", "model", "embedding", "base")}},
+                     indent=2))
     return 0
 
 
