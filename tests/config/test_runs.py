@@ -98,3 +98,11 @@ def test_settings_hash_ignores_key_order_and_integer_floats():
 def test_histogram_tables_are_exactly_the_runs_iterations(params):
     layout = Layout(mutate(params, "pe.num_iterations", 3))
     assert [t.split("/")[-2] for t in layout.histogram_tables()] == ["iter_001", "iter_002", "iter_003"]
+
+
+def test_compare_config_is_the_default_with_a_sweep():
+    default, compare = load_params(ROOT / "params.yaml"), load_params(ROOT / "config" / "compare.yaml")
+    assert compare["sweep"]["epsilons"] == [1, 10] and compare["sweep"]["seeds"] == [0, 1, 2]
+    assert {**compare, "sweep": default["sweep"]} == default
+    # The comparison's first run is the default run: they share every folder.
+    assert Sweep(compare).primary.layout.run_dir == Layout(default).run_dir

@@ -20,8 +20,8 @@ def table():
     pe = [pe_metrics(1, 0, 0.40), pe_metrics(1, 1, 0.30), pe_metrics(1, 2, 0.35),
           pe_metrics(10, 0, 0.50), pe_metrics(10, 1, 0.52), pe_metrics(10, 2, 0.54)]
     prior = [{"accuracy_mean": a, "seeds": [0, 1, 2], "seed": s} for s, a in enumerate([0.2, 0.25, 0.3])]
-    dpsgd = [{"epsilon": 1, "delta": 1e-5, "noise_multiplier": 1.1, "accountant": "prv", "accuracy": a, "seed": s}
-             for s, a in enumerate([0.7, 0.72])]
+    dpsgd = [{"epsilon": 0.998 - s / 1000, "target_epsilon": 1, "delta": 1e-5, "noise_multiplier": 1.1,
+              "accountant": "prv", "accuracy": a, "seed": s} for s, a in enumerate([0.7, 0.72])]
     real = {"accuracy_mean": 0.9, "accuracy_std": 0.01, "seeds": [0, 1, 2]}
     return comparison_table(pe=pe, prior=prior, real=real, dpsgd=dpsgd)
 
@@ -49,7 +49,16 @@ def test_runs_at_one_epsilon_must_agree_on_the_privacy_triple():
 
 def test_markdown_and_dvc_headline_columns(table):
     markdown = comparison_markdown(table)
-    assert "| PE synthetic -> CNN | 1 | 1e-05 | 10 | gdp | 35.0 +- 5.0 | 3 (PE seeds) | FD-Lite0 100 +- 0 |" in markdown
+    assert "| PE synthetic -> CNN | 1 | 1 | 1e-05 | 10 | gdp | 35.0 +- 5.0 | 3 (PE seeds) | FD-Lite0 100 +- 0 |" in markdown
+    assert "| DP-SGD CNN | 1 | 0.998 |" in markdown
     columns = headline(table)
     assert columns["pe_eps_1_accuracy"] == pytest.approx(0.35) and columns["dpsgd_eps_1_accuracy"] == pytest.approx(0.71)
     assert columns["real_accuracy"] == 0.9 and "pe_eps_10_fd" in columns
+
+
+def test_dpsgd_warnings_reach_the_table():
+    dpsgd = [{"epsilon": 1, "target_epsilon": 1, "delta": 1e-5, "noise_multiplier": 1.1, "accountant": "prv",
+              "accuracy": 0.7, "seed": 0, "warnings": ["accounting assumes Poisson sampling"]}]
+    table = comparison_table(pe=[pe_metrics(1, 0, 0.4)], prior=[], dpsgd=dpsgd,
+                             real={"accuracy_mean": 0.9, "accuracy_std": 0.0, "seeds": [0]})
+    assert table[table["method"] == DPSGD]["note"].item() == "accounting assumes Poisson sampling"
