@@ -34,6 +34,9 @@ def test_slurm_profile_plans_the_sweep_with_declared_resources(tmp_path):
 @pytest.mark.slow
 def test_generic_cluster_executor_runs_each_job_as_its_own_process(tmp_path):
     params, params_file = smoke(tmp_path)
+    # One iteration keeps the job count (and each job's interpreter start-up) small.
+    params["pe"].update(num_iterations=1, variation_degrees=[0.6])
+    params_file = write_params(params_file, params)
     layout = Layout(params)
     before = set(LOGS.glob("*.status")) if LOGS.exists() else set()
     proc = snakemake("--profile", "workflow/profiles/cluster-generic", layout.privacy_report,

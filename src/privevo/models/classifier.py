@@ -55,7 +55,10 @@ class SmallCNN(nn.Module):
     behaves identically in training and evaluation mode. ReLUs are not in-place, which Opacus'
     per-example gradient hooks need.
 
-    On 2 CPU cores one (non-private) epoch over 1,000 28x28 images takes about TIMING_1K s, over 60k about TIMING_60K s.
+    One (non-private) training step on 128 28x28 images takes about 0.14 s on one CPU thread, i.e. about
+    1.1 s per epoch over 1,000 images and 65 s over 60k; GroupNorm costs the same as the BatchNorm it
+    replaced (measured side by side). On 2 cores that other jobs also load, 2 torch threads are up to 5x
+    slower than that (5.2 s per 1,000 images, 320 s per 60k at load average 4).
 
     Works for any input size >= 8x8 and 1 or 3 channels (an adaptive pool before the dense layers).
     """
