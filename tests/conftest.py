@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -68,3 +69,16 @@ def smoke_run(tmp_path_factory, smoke_params):
         pytest.fail(f"smoke workflow failed:\n{proc.stderr[-5000:]}\n{logs}")
     yield {"base": base, "params": params, "params_file": params_file, "output": proc.stdout + proc.stderr}
     shutil.rmtree(base, ignore_errors=True)
+
+
+def squares(per_class, seed, noise=20):
+    """Class c = a bright 6x6 square at position c on a noisy dark background (trivially separable)."""
+    r = np.random.default_rng(seed)
+    n = per_class * 10
+    labels = np.repeat(np.arange(10), per_class)
+    imgs = r.integers(0, noise, size=(n, 28, 28, 1)).astype(np.uint8)
+    for i, c in enumerate(labels):
+        y, x = 3 + 13 * (c // 5), 1 + 5 * (c % 5)
+        imgs[i, y : y + 6, x : x + 6, 0] = r.integers(180, 256)
+    perm = r.permutation(n)
+    return imgs[perm], labels[perm]

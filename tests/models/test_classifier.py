@@ -3,6 +3,8 @@
 import inspect
 
 import numpy as np
+
+from conftest import squares
 import pytest
 import torch
 
@@ -19,17 +21,6 @@ from privevo.models.classifier import (
 )
 
 
-def squares(per_class, seed, noise=20):
-    """Class c = a bright 6x6 square at position c on a noisy dark background (trivially separable)."""
-    r = np.random.default_rng(seed)
-    n = per_class * 10
-    labels = np.repeat(np.arange(10), per_class)
-    imgs = r.integers(0, noise, size=(n, 28, 28, 1)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        y, x = 3 + 13 * (c // 5), 1 + 5 * (c % 5)
-        imgs[i, y : y + 6, x : x + 6, 0] = r.integers(180, 256)
-    perm = r.permutation(n)
-    return imgs[perm], labels[perm]
 
 
 @pytest.fixture(scope="module")

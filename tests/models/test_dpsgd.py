@@ -3,6 +3,8 @@
 import json
 
 import numpy as np
+
+from conftest import squares
 import pytest
 import torch
 
@@ -11,17 +13,6 @@ from privevo.models.classifier import SmallCNN, evaluate, num_parameters
 from privevo.models.dpsgd import SHUFFLED_WARNING, train_dpsgd
 
 
-def squares(per_class, seed, noise=20):
-    """Class c = a bright 6x6 square at position c on a noisy dark background (trivially separable)."""
-    r = np.random.default_rng(seed)
-    n = per_class * 10
-    labels = np.repeat(np.arange(10), per_class)
-    imgs = r.integers(0, noise, size=(n, 28, 28, 1)).astype(np.uint8)
-    for i, c in enumerate(labels):
-        y, x = 3 + 13 * (c // 5), 1 + 5 * (c % 5)
-        imgs[i, y : y + 6, x : x + 6, 0] = r.integers(180, 256)
-    perm = r.permutation(n)
-    return imgs[perm], labels[perm]
 
 
 TINY = dict(epsilon=3.0, delta=1e-5, epochs=1, expected_batch_size=60, physical_batch_size=32, max_grad_norm=1.0,
