@@ -143,6 +143,27 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
     assert len(list((tmp_path / "iter_001" / "draws").glob("*.npz"))) == 1
 
 
+def test_histogram_records_the_voted_population_so_inspect_finds_s0(tiny_params, tmp_path):
+    """S_0 lives in a base folder outside the run: iteration 1's histogram names it (relative path)."""
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(10), 3)
+    base, run = tmp_path / "base" / "iter_000", tmp_path / "runs" / "r" / "eps_1" / "iter_001"
+    base.mkdir(parents=True)
+    save_images(base / "candidates.npz", rng.integers(0, 255, (30, 8, 8, 1), dtype=np.uint8), labels)
+    np.save(base / "lookahead.npy", rng.normal(size=(30, 5)).astype(np.float32))
+    np.save(tmp_path / "private.npy", rng.normal(size=(300, 5)).astype(np.float32))
+    np.save(tmp_path / "private_labels.npy", rng.integers(0, 10, 300))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    assert main(["pe-histogram", "--params", str(tiny_params), "--iteration", "1",
+                 "--private-embeddings", str(tmp_path / "private.npy"),
+                 "--private-labels", str(tmp_path / "private_labels.npy"),
+                 "--candidates", str(base / "candidates.npz"), "--lookahead", str(base / "lookahead.npy"),
+                 "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(run)]) == 0
+    assert str(load_npz(run / "histogram.npz")["voted_candidates"]) == "../../../../base/iter_000/candidates.npz"
+    assert main(["inspect", str(run), "--grid", str(tmp_path / "grid.png")]) == 0
+    assert (tmp_path / "grid.png").stat().st_size > 1000
+
+
 def test_draw_key_is_not_a_function_of_the_private_bytes(tmp_path):
     """The draws are released; their key must not be a hash of the private embeddings."""
     import os

@@ -297,7 +297,7 @@ def cmd_pe_histogram(args) -> int:
                                      num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
                                      seed=params["seed"])
     save_iteration(args.out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
-                   noise_source=noise)
+                   noise_source=noise, voted_candidates=args.candidates)
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
     logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
                 args.iteration, sigma, threshold, noise, " (reused the stored draw)" if reused else "",
@@ -495,7 +495,7 @@ def cmd_inspect(args) -> int:
         save_sorted_counts_per_class(args.plot, histogram, title=f"{folder.name}: sorted noisy counts per class "
                                                                   "(red: threshold H)")
     if args.grid:
-        voted = args.voted or previous_candidates(folder)
+        voted = args.voted or previous_candidates(folder, histogram)
         if voted is None:
             raise FileNotFoundError(f"{folder} is iteration 1: give --voted with S_0's candidates.npz "
                                     "(results/pe/base/<key>/iter_000/candidates.npz)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,15 @@ def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.D
     return pd.DataFrame(rows)
 
 
-def previous_candidates(iteration_dir: Path) -> Path | None:
-    """The population voted on in iteration t is S_{t-1}: the run's previous iteration folder for t > 1.
-    S_0 lives in a base folder keyed by its own settings, so for t = 1 there is no guess (None)."""
+def previous_candidates(iteration_dir: Path, histogram: dict[str, np.ndarray] | None = None) -> Path | None:
+    """The population voted on in iteration t, S_{t-1}.
+
+    The histogram step records its path (relative to the iteration folder); S_0 lives in a base folder keyed
+    by its own settings. Older histograms without the record fall back to the previous iteration folder
+    for t > 1, and to None for t = 1.
+    """
+    if histogram is not None and "voted_candidates" in histogram:
+        return Path(os.path.normpath(iteration_dir / str(histogram["voted_candidates"])))
     t = int(iteration_dir.name.split("_")[1])
     if t == 1:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -15,9 +16,15 @@ HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_coun
 
 
 def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray, labels: np.ndarray,
-                   selected: np.ndarray, *, noise_multiplier: float, threshold: float, noise_source: str) -> None:
+                   selected: np.ndarray, *, noise_multiplier: float, threshold: float, noise_source: str,
+                   voted_candidates: str | Path | None = None) -> None:
+    """``voted_candidates`` (the population S_{t-1} voted on) is stored relative to ``out_dir`` so that
+    `privevo inspect` finds S_0 in its base folder and the results tree can move as a whole."""
     out_dir = Path(out_dir)
+    extra = {}
+    if voted_candidates is not None:
+        extra["voted_candidates"] = os.path.relpath(Path(voted_candidates).resolve(), out_dir.resolve())
     save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in HISTOGRAM_KEYS.items()},
-             noise_multiplier=noise_multiplier, threshold=threshold, noise_source=noise_source)
+             noise_multiplier=noise_multiplier, threshold=threshold, noise_source=noise_source, **extra)
     save_csv(out_dir / "histogram.csv", frame)
     save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
