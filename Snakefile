@@ -33,6 +33,7 @@ localrules:
     summary,
     comparison,
     privacy_ledger,
+    robustness_table,
 
 
 include: "workflow/rules/common.smk"
@@ -42,6 +43,7 @@ include: "workflow/rules/pe.smk"
 include: "workflow/rules/eval.smk"
 include: "workflow/rules/baselines.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/robustness.smk"
 
 
 rule all:
@@ -55,6 +57,7 @@ rule all:
         P.summary_csv,
         P.comparison_csv,
         P.ledger_json,
+        [L.robustness_csv] if ROBUSTNESS_ENABLED else [],
 
 
 # Targets of the DVC stages (dvc.yaml): the epsilon-free work of the whole sweep, family by family.

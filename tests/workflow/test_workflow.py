@@ -104,6 +104,28 @@ def test_comparison_has_one_row_per_method_and_epsilon(smoke_run):
     assert Path(layout.comparison_plot).stat().st_size > 1000
 
 
+def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
+    runs = Sweep(smoke_run["params"]).runs
+    folders = {("PE synthetic -> CNN", run.epsilon, run.seed): run.layout.robustness for run in runs}
+    folders.update({("DP-SGD CNN", run.epsilon, run.seed): run.layout.dpsgd_robustness for run in runs})
+    folders.update({("public prior (S_0) -> CNN", None, run.seed): run.layout.prior_robustness for run in runs})
+    folders[("real data, no privacy", None, None)] = runs[0].layout.real_robustness
+    for (method, epsilon, seed), folder in folders.items():
+        summary = load_json(Path(folder) / "robustness.json")
+        assert (summary["classifier"]["method"], summary["classifier"]["epsilon"], summary["classifier"]["seed"]) \
+            == (method, epsilon, seed)
+        assert Path(summary["classifier"]["weights"]).exists() and Path(summary["classifier"]["weights"]).suffix == ".safetensors"
+        assert 0 <= summary["clean_accuracy"] <= 1 and summary["calibration"]["ece_bins"] == 15
+        rows = pd.read_csv(Path(folder) / "robustness.csv")
+        assert list(rows.columns) == ["metric", "corruption", "severity", "value"]
+    layout = Layout(smoke_run["params"])
+    table = pd.read_csv(layout.robustness_csv)
+    pe = table[table["method"] == "PE synthetic -> CNN"]
+    assert sorted(pe["epsilon"]) == [1.0, 4.0] and (pe["n_seeds"] == len(smoke_run["params"]["sweep"]["seeds"])).all()
+    assert len(table) == 2 + 2 + 1 + 1  # PE and DP-SGD at each epsilon, the prior, real data
+    assert all(Path(p).stat().st_size > 1000 for p in layout.robustness_plots.values())
+
+
 def test_privacy_ledger_composes_every_release(smoke_run):
     ledger = load_json(Layout(smoke_run["params"]).ledger_json)
     runs = len(Sweep(smoke_run["params"]).runs)
@@ -199,7 +221,8 @@ def test_html_report_builds_with_figures(smoke_run, tmp_path):
     html = report.read_text(errors="replace")
     for figure in ("fd_curve.png", "histogram.png", "top_bottom.png", "synthetic.png", "privacy.json", "loss.png"):
         assert figure in html, figure
-    for category in ("samples", "histograms", "quality", "privacy"):
+    assert "robustness_corruptions.png" in html and "robustness_reliability.png" in html
+    for category in ("samples", "histograms", "quality", "privacy", "robustness"):
         assert category in html, category
 
 

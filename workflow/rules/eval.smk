@@ -3,7 +3,7 @@
 # Outputs sit in folders keyed by the evaluation settings, so a change of them never overwrites a result.
 # Reads:  results/embeddings/<embedding>/*, data/prepared/<data>/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
 # Writes: results/eval/{reference-<embedding>.npz, real-<real>/*}, <run>/eval-<evaluation>/{fd_curve.*, downstream*,
-#         metrics.json}, results/eval/prior-<base>/<evaluation>/downstream* (the public prior)
+#         classifiers.{safetensors,json}, metrics.json}, results/eval/prior-<base>/<evaluation>/downstream* (the public prior)
 
 
 rule eval_reference_stats:
@@ -53,6 +53,7 @@ rule eval_downstream:
         result=P.downstream,
         curves=P.downstream_curves,
         plot=report(P.downstream_plot, category="quality", caption="../report/downstream.rst"),
+        classifiers=P.classifiers,
     params:
         settings=settings("eval_downstream", "run"),
         run=overrides("run"),
@@ -64,7 +65,8 @@ rule eval_downstream:
         P.eval_dir + "/logs/eval_downstream.log",
     shell:
         "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --train {input.train} --test {input.test} "
-        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} "
+        "--out-classifiers {output.classifiers} > {log} 2>&1"
 
 
 rule eval_downstream_prior:
@@ -76,6 +78,7 @@ rule eval_downstream_prior:
         result=P.prior_downstream,
         curves=P.prior_dir + "/downstream_curves.csv",
         plot=P.prior_dir + "/downstream_curves.png",
+        classifiers=P.prior_classifiers,
     params:
         settings=settings("eval_downstream", "base"),
         run=overrides("base"),
@@ -87,7 +90,8 @@ rule eval_downstream_prior:
         P.prior_dir + "/logs/eval_downstream_prior.log",
     shell:
         "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --train {input.train} --test {input.test} "
-        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+        "--out {output.result} --out-curves {output.curves} --out-png {output.plot} "
+        "--out-classifiers {output.classifiers} > {log} 2>&1"
 
 
 rule eval_downstream_real:
@@ -99,6 +103,7 @@ rule eval_downstream_real:
         result=P.real_downstream,
         curves=P.real_curves,
         plot=report(P.real_plot, category="quality", caption="../report/downstream_real.rst"),
+        classifiers=P.real_classifiers,
     params:
         settings=settings("eval_downstream_real", "real"),
         run=overrides("real"),
@@ -110,7 +115,8 @@ rule eval_downstream_real:
         P.log("eval_downstream_real_{real}"),
     shell:
         "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --real --train {input.train} "
-        "--test {input.test} --out {output.result} --out-curves {output.curves} --out-png {output.plot} > {log} 2>&1"
+        "--test {input.test} --out {output.result} --out-curves {output.curves} --out-png {output.plot} "
+        "--out-classifiers {output.classifiers} > {log} 2>&1"
 
 
 rule eval_metrics:

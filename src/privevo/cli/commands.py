@@ -461,10 +461,18 @@ def cmd_eval_downstream(args) -> int:
     params = _params(args)
     train_images, train_labels = load_images(args.train)
     groups = None if args.real else load_npz(args.train).get("group_ids")
+    models = {}
     result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test),
-                                         evaluation=params["evaluation"], real=args.real, groups=groups)
+                                         evaluation=params["evaluation"], real=args.real, groups=groups,
+                                         on_model=lambda seed, model: models.__setitem__(seed, model))
     if not args.real:
         result["seed"] = params["seed"]  # the PE seed of the training set (S_0 or S_T)
+    if args.out_classifiers:
+        from privevo.models.io import save_classifiers
+
+        save_classifiers(args.out_classifiers, models, trained_on=result["trained_on"], train_set=str(args.train),
+                         seed=result.get("seed"), selected_epochs=result["selected_epochs"],
+                         test_accuracies=result["accuracies"])
     save_csv(args.out_curves, curves)
     save_downstream_curves(args.out_png, curves, real=args.real)
     save_json(args.out, result)
@@ -554,6 +562,77 @@ def cmd_compare(args) -> int:
     save_text(args.out_md, markdown)
     save_comparison_plot(args.out_png, table)
     print(markdown)
+    return 0
+
+
+ROBUSTNESS_METHODS = ("pe", "dpsgd", "prior", "real")
+
+
+def cmd_robustness(args) -> int:
+    """Robustness of one saved classifier on the real test split (evaluation, not part of any DP release):
+    calibration, common corruptions, FGSM/PGD and out-of-distribution AUROC against each public source."""
+    import numpy as np
+    import pandas as pd
+
+    from privevo.core import seeding
+    from privevo.data import stratified_head
+    from privevo.data.prepare import load_public_set
+    from privevo.evaluation.robustness import evaluate_robustness, save_reliability_diagram
+    from privevo.io.artifacts import load_images, save_csv, save_json
+    from privevo.models.io import load_classifier
+    from privevo.reports.comparison import DPSGD, PE, PRIOR, REAL
+
+    params = _params(args)
+    settings, evaluation = params["robustness"], params["evaluation"]
+    classifier_seed = evaluation["classifier_seeds"][0] if args.method != "dpsgd" else None
+    model = load_classifier(args.classifier, seed=classifier_seed)
+    test_images, test_labels = load_images(args.test)
+    if settings["max_test_samples"] is not None:
+        test_images, test_labels = stratified_head(test_images, test_labels, settings["max_test_samples"])
+    public, source_ids, source_names = load_public_set(args.public)
+    rng = seeding.rng(params["seed"], role="robustness")
+    ood_sets = {}
+    for index, name in enumerate(source_names):
+        members = np.flatnonzero(source_ids == index)
+        if members.size > settings["ood_max_samples"]:
+            members = np.sort(rng.choice(members, size=settings["ood_max_samples"], replace=False))
+        ood_sets[name] = public[members]
+    summary, rows = evaluate_robustness(
+        model, test_images, test_labels, ood_sets, seed=int(params["seed"]),
+        corruption_names=settings["corruptions"], severities=settings["severities"], attacks=settings["attacks"],
+        attack_budgets=[budget / 255 for budget in settings["attack_budgets"]], pgd_steps=settings["pgd_steps"],
+        attack_max_samples=settings["attack_max_samples"], batch_size=settings["batch_size"])
+    private = args.method in ("pe", "dpsgd")
+    summary = {
+        "classifier": {"method": {"pe": PE, "dpsgd": DPSGD, "prior": PRIOR, "real": REAL}[args.method],
+                       "epsilon": params["privacy"]["epsilon"] if private else None,
+                       "delta": params["privacy"]["delta"] if private else None,
+                       "seed": None if args.method == "real" else int(params["seed"]),
+                       "classifier_seed": classifier_seed, "weights": str(args.classifier)},
+        **summary,
+        "ood_sources": "public sets (seeded subsample of at most robustness.ood_max_samples each)",
+        "note": "evaluation on the real test split: reads private data, not part of any DP release",
+    }
+    save_csv(args.out_csv, pd.DataFrame(rows, columns=["metric", "corruption", "severity", "value"]))
+    save_reliability_diagram(args.out_png, summary["calibration"]["reliability"],
+                             title=f"{summary['classifier']['method']}: reliability", ece=summary["calibration"]["ece"])
+    save_json(args.out_json, summary)
+    return 0
+
+
+def cmd_robustness_table(args) -> int:
+    """results/robustness.{csv,md} and its plots: mean +- std over the sweep's seeds per (method, epsilon)."""
+    from privevo.io.artifacts import load_json, save_text
+    from privevo.reports.robustness import (robustness_table, save_attack_budget_plot, save_corruption_severity_plot,
+                                            save_reliability_diagrams, write_robustness_tables)
+
+    records = [load_json(path) for path in args.inputs]
+    table = robustness_table(records)
+    write_robustness_tables(args.out_csv, args.out_md, table)
+    save_corruption_severity_plot(args.out_corruptions_png, records)
+    save_attack_budget_plot(args.out_attacks_png, records)
+    save_reliability_diagrams(args.out_reliability_png, records)
+    print(Path(args.out_md).read_text())
     return 0
 
 

@@ -98,22 +98,31 @@ class Layout:
         self.real_downstream = f"{real}/downstream.json"
         self.real_curves = f"{real}/downstream_curves.csv"
         self.real_plot = f"{real}/downstream_curves.png"
+        self.real_classifiers = f"{real}/classifiers.safetensors"
+        self.real_robustness = f"{real}/robustness-{self.keys['robustness']}"
         self.eval_dir = f"{self.run_dir}/eval-{self.keys['evaluation']}"
         self.fd_curve = f"{self.eval_dir}/fd_curve.csv"
         self.fd_plot = f"{self.eval_dir}/fd_curve.png"
         self.downstream = f"{self.eval_dir}/downstream.json"
         self.downstream_curves = f"{self.eval_dir}/downstream_curves.csv"
         self.downstream_plot = f"{self.eval_dir}/downstream_curves.png"
+        # Every trained classifier is an artifact (safetensors + JSON), so robustness can be measured again
+        # without retraining; its robustness results sit next to it, keyed by the robustness settings.
+        self.classifiers = f"{self.eval_dir}/classifiers.safetensors"
+        self.robustness = f"{self.eval_dir}/robustness-{self.keys['robustness']}"
         self.metrics = f"{self.eval_dir}/metrics.json"
         # The public prior: the same CNN trained on S_0, at zero privacy cost. Not under base_dir: that folder is
         # the initial_population stage's DVC output, and a later stage writing into it would mark it modified.
         self.prior_dir = f"{results}/eval/prior-{self.keys['base']}/{self.keys['evaluation']}"
         self.prior_downstream = f"{self.prior_dir}/downstream.json"
+        self.prior_classifiers = f"{self.prior_dir}/classifiers.safetensors"
+        self.prior_robustness = f"{self.prior_dir}/robustness-{self.keys['robustness']}"
         # The DP-SGD baseline at this run's seed and privacy setting.
         self.dpsgd_dir = f"{results}/dpsgd/{self.keys['dpsgd']}"
         self.dpsgd_report = f"{self.dpsgd_dir}/dpsgd.json"
         self.dpsgd_weights = f"{self.dpsgd_dir}/model.safetensors"
         self.dpsgd_downstream = f"{self.dpsgd_dir}/downstream.json"
+        self.dpsgd_robustness = f"{self.dpsgd_dir}/robustness-{self.keys['robustness']}"
         # Views of the whole sweep, rewritten for the current params file.
         self.latest = f"{results}/latest"
         self.latest_privacy_report = f"{results}/latest/privacy.json"
@@ -124,6 +133,10 @@ class Layout:
         self.comparison_plot = f"{results}/comparison.png"
         self.ledger_json = f"{results}/privacy_ledger.json"
         self.ledger_md = f"{results}/privacy_ledger.md"
+        self.robustness_csv = f"{results}/robustness.csv"
+        self.robustness_md = f"{results}/robustness.md"
+        self.robustness_plots = {kind: f"{results}/robustness_{kind}.png"
+                                 for kind in ("corruptions", "attacks", "reliability")}
 
     def iteration_dir(self, iteration) -> str:
         """iter_000 (S_0, no privacy cost) sits in the base folder; iterations >= 1 in the run folder."""
@@ -191,8 +204,13 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
     audit_key = settings_hash({"audit": params["audit"], "pe": _pick(pe, "num_nearest_neighbours", "histogram_threshold",
                                                                     "histogram_threshold_unit")})
+    # Robustness sits inside each classifier's folder, which already names what the classifier depends on;
+    # the classifier seed it evaluates is the first of evaluation.classifier_seeds (part of that folder's key).
+    robustness_key = settings_hash({"robustness": _without(params["robustness"], "enabled", "batch_size"),
+                                    "data": data_key})
     return {"data": data_key, "model": model_key, "embedding": embedding_key, "base": base_key, "run": run_key,
-            "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key}
+            "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key,
+            "robustness": robustness_key}
 
 
 def _pick(section: dict, *keys: str) -> dict:
@@ -217,8 +235,9 @@ RULE_MODULES = {
     "pe_release": ("reports/privacy.py", "pe/noise.py"),
     "privacy_audit": ("evaluation/audit.py", "pe", "accountants/gdp.py"),
     "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
-    "eval_downstream": ("models/classifier.py",),
-    "eval_downstream_real": ("models/classifier.py",),
+    "eval_downstream": ("models/classifier.py", "models/io.py"),
+    "eval_downstream_real": ("models/classifier.py", "models/io.py"),
+    "eval_robustness": ("evaluation/robustness", "models/classifier.py", "models/io.py"),
     "baseline_dpsgd": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
 }
 
@@ -271,6 +290,8 @@ def _rule_settings(params: dict, rule_name: str):
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
                                       "max_test_samples"),
+        "eval_robustness": {**_without(params["robustness"], "enabled", "batch_size"),
+                            "classifier_seed": params["evaluation"]["classifier_seeds"][0]},
         "baseline_dpsgd": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled"),
                            "privacy": _pick(params["privacy"], "epsilon", "delta", "noise_multiplier"),
                            "data": params["data"]["max_private_samples"],

@@ -6,7 +6,7 @@ import zlib
 
 import numpy as np
 
-ROLES = ("random", "lookahead", "variation", "selection", "noise", "pretrain", "classifier", "split")
+ROLES = ("random", "lookahead", "variation", "selection", "noise", "pretrain", "classifier", "split", "robustness")
 
 
 def role_key(role: str) -> int:

@@ -22,7 +22,7 @@ import copy
 import logging
 import math
 import time
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -337,9 +337,12 @@ def run_downstream(
     *,
     seeds: list[int],
     epochs: int = DEFAULT_EPOCHS,
+    on_model: Callable[[int, SmallCNN], None] | None = None,
     **train_kwargs: Any,
 ) -> dict[str, Any]:
     """Train one classifier per seed on the (synthetic) training set; test each once on the real test set.
+
+    ``on_model(seed, model)`` receives every trained model (to save it as an artifact).
 
     Returns mean and std of test accuracy over seeds (``std_ddof`` is 1 with more than one seed, else
     the std is 0 with ddof 0), every seed's accuracy, NLL, selected epoch and history.
@@ -360,6 +363,8 @@ def run_downstream(
         model, history = train_classifier(train_images, train_labels, seed=seed, epochs=epochs, **train_kwargs)
         seconds.append(time.perf_counter() - start)
         metrics = evaluate(model, test_images, test_labels)
+        if on_model is not None:
+            on_model(seed, model)
         accuracies.append(metrics["accuracy"])
         nlls.append(metrics["nll"])
         histories[seed] = history

@@ -26,14 +26,45 @@ def save_classifier(weights_path: str | Path, model: SmallCNN, **record) -> None
     save_json(Path(weights_path).with_suffix(".json"), {"config": classifier_config(model), **record})
 
 
-def load_classifier(weights_path: str | Path) -> SmallCNN:
-    """The classifier saved by :func:`save_classifier`, in eval mode."""
+def save_classifiers(weights_path: str | Path, models: dict[int, SmallCNN], **record) -> None:
+    """The classifiers of several classifier seeds (same architecture) in one file: tensor names are prefixed
+    ``seed_<s>/``, and ``model.json``'s ``seeds`` lists them in training order."""
+    from safetensors.torch import save_file
+
+    if not models:
+        raise ValueError("no classifiers to save")
+    configs = {json.dumps(classifier_config(m), sort_keys=True) for m in models.values()}
+    if len(configs) != 1:
+        raise ValueError("classifiers saved in one file must share one architecture")
+    state = {f"seed_{int(seed)}/{name}": tensor.detach().cpu().contiguous()
+             for seed, model in models.items() for name, tensor in model.state_dict().items()}
+    with atomic_path(weights_path, suffix=".safetensors") as tmp:
+        save_file(state, str(tmp))
+    first = next(iter(models.values()))
+    save_json(Path(weights_path).with_suffix(".json"),
+              {"config": classifier_config(first), "seeds": [int(s) for s in models], **record})
+
+
+def load_classifier(weights_path: str | Path, seed: int | None = None) -> SmallCNN:
+    """The classifier saved by :func:`save_classifier`, or the one of classifier ``seed`` (default: the first)
+    from a file written by :func:`save_classifiers` (``seed`` is ignored for a one-model file); in eval mode."""
     from safetensors.torch import load_file
 
-    config = json.loads(Path(weights_path).with_suffix(".json").read_text())["config"]
+    weights_path = Path(weights_path)
+    if not weights_path.exists():
+        raise FileNotFoundError(f"no classifier weights at {weights_path}")
+    record = json.loads(weights_path.with_suffix(".json").read_text())
+    config = record["config"]
     if config["architecture"] != SmallCNN.__name__:
         raise ValueError(f"{weights_path}: unknown architecture {config['architecture']!r}")
     model = SmallCNN(in_channels=config["in_channels"], num_classes=config["num_classes"],
                      input_hw=tuple(config["input_hw"]))
-    model.load_state_dict(load_file(str(weights_path)))
+    state = load_file(str(weights_path))
+    if "seeds" in record:
+        seed = record["seeds"][0] if seed is None else int(seed)
+        if seed not in record["seeds"]:
+            raise ValueError(f"{weights_path} holds classifier seeds {record['seeds']}, not {seed}")
+        prefix = f"seed_{seed}/"
+        state = {name[len(prefix):]: tensor for name, tensor in state.items() if name.startswith(prefix)}
+    model.load_state_dict(state)
     return model.eval()
