@@ -52,7 +52,9 @@ def copy_project(project: Path, params: dict) -> Path:
 def dvc_project(tmp_path_factory):
     """The project on the smoke config, reproduced once with `dvc repro`."""
     params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    params["dpsgd"]["enabled"] = False  # the DP-SGD baseline is covered by the smoke sweep; here it only costs time
+    # The DP-SGD baseline and robustness are covered by the smoke sweep; here they only cost time.
+    params["dpsgd"]["enabled"] = False
+    params["robustness"]["enabled"] = False
     project = copy_project(tmp_path_factory.mktemp("dvc_project"), params)
     run([str(BIN / "dvc"), "repro"], project)
     yield project

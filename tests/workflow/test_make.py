@@ -63,6 +63,10 @@ def smoke_params(tmp_path):
     params["paths"] = {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")}
     params["pe"]["num_iterations"] = 3
     params["pe"]["variation_degrees"] = {"start": 0.8, "end": 0.4}
+    # What this test is about is PE's resume; the baselines and robustness are covered by the smoke sweep.
+    params["dpsgd"]["enabled"] = False
+    params["robustness"]["enabled"] = False
+    params["evaluation"]["classifier_seeds"] = [0]
     return params, write_params(tmp_path / "params.yaml", params)
 
 

@@ -20,7 +20,9 @@ upper bound). :func:`calibrate_sgd` never reports an epsilon more than 1% below 
 named accountant falls below that, the PLD epsilon is reported instead and the record says so.
 
 :func:`compose_epsilon` composes heterogeneous releases (PE's Gaussian histograms and DP-SGD steps) in
-one PLD accountant, for a privacy ledger of a pipeline that uses both.
+one PLD accountant, for a privacy ledger of a pipeline that uses both. :func:`calibrate_sgd_after`
+solves DP-SGD's noise multiplier after such releases ("PE + DP-SGD" mixing: PE's histograms, then
+DP-SGD fine-tuning), so that their PLD composition meets one total epsilon.
 """
 
 from __future__ import annotations
@@ -440,3 +442,181 @@ def calibrate_sgd(
             logger.warning("%s epsilon %.4f is more than %.0f%% below the PLD's %.4f: reporting the PLD's",
                            accountant, accountant_epsilon, 100 * UPPER_BOUND_TOLERANCE, check)
     return record
+
+
+# --------------------------------------------------------------------------------------------
+# DP-SGD after other releases ("PE + DP-SGD" mixing under one accountant)
+
+COMPOSED_ACCOUNTANT = "pld (composed over PE histogram releases and DP-SGD steps)"
+COMPOSED_ACCOUNTANT_DESCRIPTION = (
+    "dp-accounting's PLD accountant (add/remove, pessimistic discretisation) over the prior releases (PE's T Gaussian "
+    "histogram releases) and the Poisson-subsampled Gaussian DP-SGD steps together; the named DP-SGD accountants "
+    "(prv, rdp) cannot compose these heterogeneous events, so PLD is the accountant of record")
+FINE_DISCRETIZATION_FACTOR = 10
+"""The upper-bound check composes again on a grid this many times finer than the one solved on."""
+
+
+def _composed_discretization(epsilon: float) -> float:
+    """PLD grid step for solving a composition near ``epsilon``: :data:`COMPOSE_DISCRETIZATION`, 2e-5 * epsilon above 50."""
+    return max(COMPOSE_DISCRETIZATION, 2e-5 * float(epsilon))
+
+
+def _plain_events(events, name: str) -> list[dict]:
+    """Validated, JSON-ready copies of ``events`` (AccountingError naming ``name[i]`` otherwise)."""
+    if isinstance(events, (str, bytes, dict)) or not hasattr(events, "__iter__"):
+        raise AccountingError(f"{name} must be a list of event dicts, got {events!r}")
+    events = list(events)
+    if not events:
+        raise AccountingError(f"{name} is empty: without prior releases calibrate with calibrate_sgd")
+    for i, event in enumerate(events):
+        try:
+            _dp_event(event, i)
+        except AccountingError as err:
+            raise AccountingError(f"{name}{str(err)[len('events'):]}" if str(err).startswith("events[") else
+                                  f"{name}: {err}") from None
+    plain = []
+    for event in events:
+        copy = {"kind": event["kind"]}
+        if "sample_rate" in event:
+            copy["sample_rate"] = float(event["sample_rate"])
+        copy["noise_multiplier"] = float(event["noise_multiplier"])
+        copy["count"] = int(event["count"])
+        plain.append(copy)
+    return plain
+
+
+def calibrate_sgd_after(
+    prior_events,
+    *,
+    sample_rate: float,
+    steps: int,
+    delta: float,
+    epsilon: float | None = None,
+    noise_multiplier: float | None = None,
+    discretization: float | None = None,
+) -> dict:
+    """DP-SGD calibrated so that ``prior_events`` *and* the DP-SGD steps together cost at most ``epsilon``.
+
+    ``prior_events`` are releases already made from the same private data, as event dicts of
+    :func:`compose_epsilon` (for "PE + DP-SGD": PE's ``{"kind": "gaussian", "noise_multiplier": sigma_PE,
+    "count": T}``). The DP-SGD part is ``{"kind": "poisson_gaussian", "sample_rate": q, "noise_multiplier":
+    sigma, "count": steps}``. Give exactly one of ``epsilon`` (the total target: sigma is solved so that the
+    composed epsilon lies in ``[epsilon * (1 - SOLVE_TOLERANCE), epsilon]``) or ``noise_multiplier`` (the
+    composed epsilon is computed).
+
+    The accountant of the whole composition is dp-accounting's PLD (:data:`COMPOSED_ACCOUNTANT`): the
+    named DP-SGD accountants cannot compose heterogeneous events. It is solved on a pessimistic grid of step
+    ``discretization`` (default 1e-3, 2e-5 * epsilon above epsilon 50) and checked on a grid
+    :data:`FINE_DISCRETIZATION_FACTOR` times finer: the reported ``epsilon`` is the larger of the two, and the
+    check (``cross_check``) passes when the finer grid is not more than :data:`UPPER_BOUND_TOLERANCE` above
+    the coarser one. Raises :class:`AccountingError` when the prior events alone already cost the target.
+
+    The record has :func:`calibrate_sgd`'s keys (``accountant`` is :data:`COMPOSED_ACCOUNTANT`,
+    ``accountant_epsilon`` the coarse grid's composed epsilon, ``cross_check`` the finer grid's) and
+    ``events`` (prior events then the DP-SGD event), ``prior_events``, ``dpsgd_events``, ``prior_epsilon`` and
+    ``dpsgd_epsilon`` (each part alone, by PLD on the same grid and at the same delta), ``composition``
+    ("pld") and ``value_discretization_interval``.
+    """
+    if (epsilon is None) == (noise_multiplier is None):
+        raise AccountingError("give exactly one of epsilon or noise_multiplier")
+    prior = _plain_events(prior_events, "prior_events")
+    q = _check_sample_rate(sample_rate)
+    steps = _check_count("steps", steps)
+    delta = _check_delta_value(delta)
+    target = _check_epsilon(epsilon) if epsilon is not None else None
+    if discretization is not None:
+        discretization = _check_positive("discretization", discretization)
+
+    def sgd_events(sigma: float) -> list[dict]:
+        return [{"kind": "poisson_gaussian", "sample_rate": q, "noise_multiplier": float(sigma), "count": steps}]
+
+    def composed(sigma: float, step: float) -> float:
+        return compose_epsilon(prior + sgd_events(sigma), delta=delta, discretization=step)
+
+    if target is not None:
+        step = discretization or _composed_discretization(target)
+        try:  # first on a grid scaled to the prior's own epsilon: cheap even when it is far above the target
+            prior_epsilon = compose_epsilon(prior, delta=delta)
+        except AccountingError:
+            prior_epsilon = math.inf
+        if prior_epsilon < target:
+            prior_epsilon = compose_epsilon(prior, delta=delta, discretization=step)
+        if prior_epsilon >= target:
+            cost = f"{prior_epsilon:.4g}" if math.isfinite(prior_epsilon) else f"above {MAX_EPSILON:g}"
+            raise AccountingError(f"PE's releases (prior_events) alone cost epsilon {cost} >= total "
+                                  f"{target:.4g} at delta {delta:g}; lower mixing.pe_fraction (or raise the total epsilon)")
+
+        least = composed(_SIGMA_UPPER, step)  # DP-SGD with the most noise the solver tries
+        if least > target:
+            raise AccountingError(f"PE's releases (prior_events) alone cost epsilon {prior_epsilon:.6g} of the total "
+                                  f"{target:.4g} at delta {delta:g}, too close to it: with {steps} DP-SGD steps even at "
+                                  f"noise_multiplier {_SIGMA_UPPER:g} the composition costs {least:.6g}; lower "
+                                  "mixing.pe_fraction (or raise the total epsilon)")
+
+        def solve(grid: float, start: float) -> float:
+            try:
+                return _solve_noise_multiplier(lambda s: composed(s, grid), target, start=start)
+            except AccountingError as err:
+                raise AccountingError(f"DP-SGD after PE's releases (epsilon {prior_epsilon:.4g} of the total "
+                                      f"{target:.4g}): {err}") from None
+
+        sigma = solve(step, 1.0)
+        solved_for = "noise_multiplier"
+    else:
+        sigma = _check_noise_multiplier(noise_multiplier)
+        step = discretization or _composed_discretization(
+            compose_epsilon(prior + sgd_events(sigma), delta=delta, discretization=1e-2))
+        prior_epsilon = compose_epsilon(prior, delta=delta, discretization=step)
+        solved_for = "epsilon"
+
+    fine_step = step / FINE_DISCRETIZATION_FACTOR
+    coarse, fine = composed(sigma, step), composed(sigma, fine_step)
+    if target is not None and fine > target:
+        # the finer grid is above the coarse one and the target: solve on the finer grid itself
+        logger.warning("PLD on grid %g gives epsilon %.4f above the target %.4f (grid %g: %.4f); resolving on the finer "
+                       "grid", fine_step, fine, target, step, coarse)
+        sigma = solve(fine_step, sigma)
+        coarse, fine = composed(sigma, step), composed(sigma, fine_step)
+    passed = fine <= (1 + UPPER_BOUND_TOLERANCE) * coarse
+    if not passed:
+        logger.warning("composed PLD epsilon on grid %g (%.4f) is more than %.0f%% above grid %g's (%.4f): reporting "
+                       "the larger", fine_step, fine, 100 * UPPER_BOUND_TOLERANCE, step, coarse)
+    dpsgd = sgd_events(sigma)
+    dpsgd_epsilon = compose_epsilon(dpsgd, delta=delta, discretization=step)
+    reported = max(coarse, fine)
+    logger.info("DP-SGD after prior releases: noise_multiplier %.4f; epsilon %.4f composed (prior %.4f, DP-SGD %.4f)",
+                sigma, reported, prior_epsilon, dpsgd_epsilon)
+    return {
+        "epsilon": reported,
+        "delta": float(delta),
+        "noise_multiplier": float(sigma),
+        "sample_rate": q,
+        "steps": steps,
+        "sampling": SAMPLING,
+        "solved_for": solved_for,
+        **({"target_epsilon": target} if target is not None else {}),
+        "accountant": COMPOSED_ACCOUNTANT,
+        "accountant_description": COMPOSED_ACCOUNTANT_DESCRIPTION,
+        "accountant_epsilon": coarse,
+        "epsilon_source": "accountant" if coarse >= fine else "cross_check",
+        "composition": "pld",
+        "value_discretization_interval": step,
+        "cross_check": {
+            "accountant": PLD_ACCOUNTANT,
+            "epsilon": fine,
+            "value_discretization_interval": fine_step,
+            "relative_difference": (fine - coarse) / coarse if coarse > 0 else 0.0,
+            "tolerance": UPPER_BOUND_TOLERANCE,
+            "passed": passed,
+            "what": "the same composition on a finer grid: the reported epsilon is an upper bound when the finer "
+                    "grid is not above it",
+        },
+        "prior_epsilon": prior_epsilon,
+        "dpsgd_epsilon": dpsgd_epsilon,
+        "prior_events": prior,
+        "dpsgd_events": dpsgd,
+        "events": prior + dpsgd,
+        "mechanism": MECHANISM,
+        "sensitivity_l2": 1.0,
+        "neighbouring": NEIGHBOURING,
+    }

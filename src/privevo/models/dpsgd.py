@@ -24,11 +24,13 @@ Poisson analysis, which then is not a proven bound, and the record carries a war
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +38,13 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from privevo.accountants.dpsgd import ACCOUNTANT_DESCRIPTIONS, calibrate_sgd, epsilon_for
+from privevo.accountants.dpsgd import (
+    ACCOUNTANT_DESCRIPTIONS,
+    calibrate_sgd,
+    calibrate_sgd_after,
+    compose_epsilon,
+    epsilon_for,
+)
 from privevo.core.classes import NUM_CLASSES
 from privevo.core.seeding import torch_seed
 from privevo.core.timing import model_time
@@ -71,6 +79,8 @@ MODEL_SELECTION = ("none: the weights after the last step are kept; no private v
                    "choosing an epoch on private data would spend privacy that is not accounted")
 RANDOMNESS = ("batch sampling and gradient noise from torch.Generators seeded by os.urandom (not stored); "
               "weight initialisation from the seed (role 'classifier')")
+RANDOMNESS_FINE_TUNED = ("batch sampling and gradient noise from torch.Generators seeded by os.urandom (not stored); "
+                         "initial weights copied from initial_model (fine-tuning; the seed is not used)")
 
 
 def _os_entropy_generator() -> torch.Generator:
@@ -117,6 +127,8 @@ def train_dpsgd(
     momentum: float = DEFAULT_MOMENTUM,
     num_classes: int = NUM_CLASSES,
     progress: bool | None = None,
+    initial_model: SmallCNN | None = None,
+    prior_events: Sequence[dict] = (),
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train :class:`SmallCNN` with DP-SGD to (``epsilon``, ``delta``)-DP on the private training images.
 
@@ -126,6 +138,17 @@ def train_dpsgd(
     number of noisy updates made; the record's ``epsilon`` is at most ``epsilon``. ``optimizer``
     is "sgd" (with ``momentum``) or "adam", with a constant ``learning_rate``; the input normalisation
     is classifier.py's. The defaults are the proposed Fashion-MNIST settings (see the module constants).
+
+    Mixing ("PE + DP-SGD"): with ``initial_model`` (e.g. a SmallCNN trained on PE's synthetic images), DP-SGD
+    fine-tunes a copy of it (all its parameters, on the CPU; the caller's model is left unchanged) instead of
+    a fresh seeded initialisation. With ``prior_events`` (releases already made from the same private data,
+    event dicts of :func:`~privevo.accountants.dpsgd.compose_epsilon`, e.g. PE's
+    ``{"kind": "gaussian", "noise_multiplier": sigma_PE, "count": T}``), the noise is calibrated by
+    :func:`~privevo.accountants.dpsgd.calibrate_sgd_after` so that the PLD composition of the prior events
+    and the DP-SGD steps is at most ``epsilon`` (the *total*); the record's ``epsilon`` is then the composed
+    one, ``events`` lists both parts, ``prior_epsilon`` and ``dpsgd_epsilon`` are each part alone, and
+    ``named_accountant_check`` is the named ``accountant``'s epsilon of the DP-SGD part alone. With neither,
+    training is exactly the plain baseline's.
 
     Returns ``(model, record)``: the model in eval mode (plain SmallCNN, Opacus hooks removed) and a
     JSON-ready record with everything that changes epsilon (sampling, sample_rate, steps, noise_multiplier,
@@ -152,6 +175,17 @@ def train_dpsgd(
         raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
     if expected_batch_size > n:
         raise ValueError(f"expected_batch_size {expected_batch_size} exceeds the {n} training images")
+    if initial_model is not None:
+        if type(initial_model) is not SmallCNN:
+            raise ValueError(f"initial_model must be a plain SmallCNN, got {type(initial_model).__name__}")
+        expected_shape = (int(images.shape[1]), int(images.shape[2]), int(images.shape[3]))
+        if tuple(initial_model.input_shape) != expected_shape or initial_model.num_classes != num_classes:
+            raise ValueError(f"initial_model takes {tuple(initial_model.input_shape)} images (H, W, C) with "
+                             f"{initial_model.num_classes} classes; the training data has {expected_shape} with "
+                             f"{num_classes}")
+    if isinstance(prior_events, (str, bytes, dict)):
+        raise ValueError(f"prior_events must be a sequence of event dicts, got {prior_events!r}")
+    prior_events = list(prior_events)
 
     sample_rate = expected_batch_size / n
     dataset = TensorDataset(_to_tensor(images), torch.from_numpy(labels))
@@ -163,7 +197,16 @@ def train_dpsgd(
     steps_per_epoch = len(loader)
     steps = epochs * steps_per_epoch
 
-    privacy = calibrate_sgd(sample_rate=sample_rate, steps=steps, delta=delta, epsilon=epsilon, accountant=accountant)
+    if prior_events:
+        privacy = calibrate_sgd_after(prior_events, sample_rate=sample_rate, steps=steps, delta=delta, epsilon=epsilon)
+        # the named accountant on the DP-SGD part alone (PLD is the accountant of the composition)
+        named_check = {"accountant": accountant, "what": "epsilon of the DP-SGD steps alone",
+                       "epsilon": epsilon_for(sample_rate=sample_rate, noise_multiplier=privacy["noise_multiplier"],
+                                              steps=steps, delta=delta, accountant=accountant),
+                       "pld_epsilon": privacy["dpsgd_epsilon"]}
+    else:
+        privacy = calibrate_sgd(sample_rate=sample_rate, steps=steps, delta=delta, epsilon=epsilon,
+                                accountant=accountant)
     noise_multiplier = privacy["noise_multiplier"]
     record_warnings: list[str] = []
     if not poisson_sampling:
@@ -178,8 +221,12 @@ def train_dpsgd(
         # noise comes from an OS-entropy-seeded generator (see the module docstring), not torchcsprng
         warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")  # the first conv's input
-        torch.manual_seed(torch_seed(seed, role="classifier"))
-        model = SmallCNN(images.shape[-1], num_classes, images.shape[1:3])
+        if initial_model is None:
+            torch.manual_seed(torch_seed(seed, role="classifier"))
+            model = SmallCNN(images.shape[-1], num_classes, images.shape[1:3])
+        else:  # fine-tune a copy: the caller's model (and its parameters) stay untouched
+            model = copy.deepcopy(initial_model).to("cpu").train()
+            model.requires_grad_(True)
         opt = _make_optimizer(optimizer, model.parameters(), learning_rate, momentum)
         engine = PrivacyEngine(accountant=opacus_accountant)
         private_model, opt, loader = engine.make_private(
@@ -236,8 +283,14 @@ def train_dpsgd(
     if steps_taken != steps:
         raise RuntimeError(f"DP-SGD took {steps_taken} noisy steps but was calibrated for {steps}")
     opacus_epsilon = float(engine.accountant.get_epsilon(delta))
-    final_epsilon = epsilon_for(sample_rate=sample_rate, noise_multiplier=noise_multiplier, steps=steps_taken,
-                                delta=delta, accountant=accountant)
+    if prior_events:  # the composition again, with the steps actually taken
+        final_epsilon = compose_epsilon(
+            privacy["prior_events"] + [{"kind": "poisson_gaussian", "sample_rate": sample_rate,
+                                        "noise_multiplier": noise_multiplier, "count": steps_taken}],
+            delta=delta, discretization=privacy["value_discretization_interval"])
+    else:
+        final_epsilon = epsilon_for(sample_rate=sample_rate, noise_multiplier=noise_multiplier, steps=steps_taken,
+                                    delta=delta, accountant=accountant)
     model.eval()
     model.selected_epoch = epochs
     model.split_sizes = {"train": n, "val": 0}
@@ -247,8 +300,9 @@ def train_dpsgd(
         "epsilon": privacy["epsilon"],
         "delta": privacy["delta"],
         "target_epsilon": float(epsilon),
-        "accountant": accountant,
-        "accountant_description": ACCOUNTANT_DESCRIPTIONS.get(accountant, accountant),
+        "accountant": privacy["accountant"] if prior_events else accountant,
+        "accountant_description": (privacy["accountant_description"] if prior_events
+                                   else ACCOUNTANT_DESCRIPTIONS.get(accountant, accountant)),
         "accountant_epsilon": privacy["accountant_epsilon"],
         "accountant_epsilon_after_training": final_epsilon,
         "epsilon_source": privacy["epsilon_source"],
@@ -280,6 +334,21 @@ def train_dpsgd(
         "history": history,
         "warnings": record_warnings,
     }
+    if prior_events:
+        record["opacus_check"]["what"] = "epsilon of the DP-SGD steps alone (Opacus does not see the prior events)"
+        record.update({
+            "composition": privacy["composition"],
+            "value_discretization_interval": privacy["value_discretization_interval"],
+            "prior_epsilon": privacy["prior_epsilon"],
+            "dpsgd_epsilon": privacy["dpsgd_epsilon"],
+            "named_accountant_check": named_check,
+            "prior_events": privacy["prior_events"],
+            "dpsgd_events": privacy["dpsgd_events"],
+            "events": privacy["events"],
+        })
+    if initial_model is not None:
+        record["initialisation"] = "copy of initial_model (fine-tuned with DP-SGD)"
+        record["randomness"] = RANDOMNESS_FINE_TUNED
     logger.info("DP-SGD seed %d: epsilon %.4g (%s), PLD %.4g, Opacus %.4g, %.0f s", seed, record["epsilon"],
                 accountant, record["cross_check"]["epsilon"], opacus_epsilon, wall)
     return model, record
