@@ -103,6 +103,28 @@ def test_histogram_tables_are_exactly_the_runs_iterations(params):
 def test_compare_config_is_the_default_with_a_sweep():
     default, compare = load_params(ROOT / "params.yaml"), load_params(ROOT / "config" / "compare.yaml")
     assert compare["sweep"]["epsilons"] == [1, 10] and compare["sweep"]["seeds"] == [0, 1, 2]
-    assert {**compare, "sweep": default["sweep"]} == default
+    assert {**compare, "sweep": default["sweep"], "mixing": default["mixing"]} == default
+    # PE + DP-SGD at 10 builds on the sweep's PE run at 1: no extra PE run.
+    sweep = Sweep(compare)
+    assert [m.pe.epsilon for m in sweep.mixes] == [1.0] * 3 and sweep.pe_runs == sweep.runs
     # The comparison's first run is the default run: they share every folder.
     assert Sweep(compare).primary.layout.run_dir == Layout(default).run_dir
+
+
+def test_a_mix_shares_the_sweeps_pe_run_or_adds_one(params):
+    shared = sweep_of(params, [1, 4], [0, 1])  # smoke: mixing at 4 with pe_fraction 0.25 -> PE part at 1
+    assert [(m.total.epsilon, m.pe.epsilon, m.total.seed == m.pe.seed) for m in shared.mixes] == [(4.0, 1.0, True)] * 2
+    assert all(m.pe.key in {r.key for r in shared.runs} for m in shared.mixes) and shared.pe_runs == shared.runs
+    # 0.3 * 10 names eps_3, not eps_3.0000000000000004; a PE part outside the sweep is one more release.
+    added = sweep_of(mutate(mutate(params, "mixing.epsilons", None), "mixing.pe_fraction", 0.3), [10], [0])
+    assert added.mixes[0].pe.key.endswith("/seed_0/eps_3") and len(added.pe_runs) == 2
+    assert added.run_for("run", added.mixes[0].pe.key) is added.mixes[0].pe
+    # Mix folders differ by seed and epsilon only in their seed_/eps_ parts, like every other family.
+    keys = [m.total.layout.keys["mix"] for m in shared.mixes]
+    assert keys[0].split("/")[0] == keys[1].split("/")[0] and keys[0] != keys[1]
+    assert shared.mix_for(keys[1]) is shared.mixes[1]
+
+
+def test_mixing_off_or_without_epsilon_adds_nothing(params):
+    assert sweep_of(mutate(params, "mixing.enabled", False), [1, 4], [0]).mixes == []
+    assert sweep_of(params, [1, 2], [0]).mixes == []  # mixing.epsilons [4] is not in this sweep

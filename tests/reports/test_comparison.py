@@ -62,3 +62,16 @@ def test_dpsgd_warnings_reach_the_table():
     table = comparison_table(pe=[pe_metrics(1, 0, 0.4)], prior=[], dpsgd=dpsgd,
                              real={"accuracy_mean": 0.9, "accuracy_std": 0.0, "seeds": [0]})
     assert table[table["method"] == DPSGD]["note"].item() == "accounting assumes Poisson sampling"
+
+
+def test_pe_plus_dpsgd_rows_name_the_split():
+    from privevo.reports.comparison import MIX
+
+    mix = [{"epsilon": 3.98, "target_epsilon": 4, "delta": 1e-5, "noise_multiplier": 1.3, "accountant": "pld",
+            "accuracy": a, "seed": s, "pe_epsilon": 1.0, "pe_fraction": 0.25} for s, a in enumerate([0.6, 0.64])]
+    table = comparison_table(pe=[pe_metrics(4, 0, 0.4)], prior=[], mix=mix,
+                             real={"accuracy_mean": 0.9, "accuracy_std": 0.0, "seeds": [0]})
+    row = table[table["method"] == MIX].iloc[0]
+    assert row["epsilon"] == 4 and row["epsilon_accounted"] == 3.98 and row["accuracy_mean"] == pytest.approx(0.62)
+    assert row["note"].startswith("PE part at epsilon 1 (pe_fraction 0.25)") and row["std_over"] == "PE seeds"
+    assert headline(table)["mix_eps_4_accuracy"] == pytest.approx(0.62)

@@ -32,3 +32,29 @@ def test_seeds_compose_below_the_sum_and_above_each():
 def test_releases_at_different_deltas_are_refused():
     with pytest.raises(ValueError, match="different deltas"):
         privacy_ledger([pe_release(1.0, 0), pe_release(1.0, 1, delta=1e-6)])
+
+
+def mix_release(pe, total_epsilon, sgd_sigma=2.0):
+    return {"name": f"mix/seed_{pe['seed']}/eps_{total_epsilon}", "method": "PE + DP-SGD", "epsilon": total_epsilon,
+            "delta": pe["delta"], "accountant": "pld", "seed": pe["seed"],
+            "events": [{"kind": "poisson_gaussian", "sample_rate": 0.01, "noise_multiplier": sgd_sigma, "count": 100}],
+            "inherited_events": {"from": pe["name"], "events": pe["events"]}}
+
+
+def test_a_mix_shares_its_pe_release_events_once():
+    from privevo.accountants.dpsgd import compose_epsilon
+
+    pe = pe_release(1.0, 0)
+    mix = mix_release(pe, 4.0)
+    by_hand = compose_epsilon(pe["events"] + mix["events"], delta=1e-5)
+    # Published together, the PE synthetic set and the fine-tuned model cost what the mix alone costs.
+    assert privacy_ledger([pe, mix])["composed_epsilon_all"] == pytest.approx(by_hand, rel=1e-9)
+    # The mix's own cost includes the PE release it builds on, even without that release in the ledger.
+    alone = privacy_ledger([mix])
+    assert alone["composed_epsilon_per_method"]["PE + DP-SGD"] == pytest.approx(by_hand, rel=1e-9)
+    assert alone["releases"][0]["builds_on"] == pe["name"]
+    # Two PE seeds with a mix each: each PE release counted once.
+    pe1 = pe_release(1.0, 1)
+    four = privacy_ledger([pe, pe1, mix, mix_release(pe1, 4.0)])
+    expected = compose_epsilon(pe["events"] + pe1["events"] + 2 * mix["events"], delta=1e-5)
+    assert four["composed_epsilon_all"] == pytest.approx(expected, rel=1e-9)

@@ -97,7 +97,11 @@ def test_comparison_has_one_row_per_method_and_epsilon(smoke_run):
     dpsgd = table[table["method"] == "DP-SGD CNN"]
     assert sorted(dpsgd["epsilon"]) == [1.0, 4.0] and set(dpsgd["accountant"]) == {"prv"}
     assert set(table["method"]) == {"PE synthetic -> CNN", "DP-SGD CNN", "public prior (S_0) -> CNN",
-                                    "real data, no privacy"}
+                                    "real data, no privacy", "PE + DP-SGD (fine-tuned)"}
+    # The smoke config mixes at total epsilon 4 with pe_fraction 0.25: its PE part is the sweep's own run at 1.
+    mix = table[table["method"] == "PE + DP-SGD (fine-tuned)"]
+    assert list(mix["epsilon"]) == [4.0] and (mix["epsilon_accounted"] <= 4.0).all() and (mix["num_seeds"] == seeds).all()
+    assert mix["note"].item().startswith("PE part at epsilon 1 (pe_fraction 0.25)")
     assert ((table["accuracy_mean"] >= 0) & (table["accuracy_mean"] <= 1)).all()
     markdown = Path(layout.comparison_md).read_text()
     assert "mean +- sample std" in markdown and "| DP-SGD CNN | 4 |" in markdown
@@ -110,6 +114,8 @@ def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
     folders.update({("DP-SGD CNN", run.epsilon, run.seed): run.layout.dpsgd_robustness for run in runs})
     folders.update({("public prior (S_0) -> CNN", None, run.seed): run.layout.prior_robustness for run in runs})
     folders[("real data, no privacy", None, None)] = runs[0].layout.real_robustness
+    folders.update({("PE + DP-SGD (fine-tuned)", mix.total.epsilon, mix.total.seed): mix.total.layout.mix_robustness
+                    for mix in Sweep(smoke_run["params"]).mixes})
     for (method, epsilon, seed), folder in folders.items():
         summary = load_json(Path(folder) / "robustness.json")
         assert (summary["classifier"]["method"], summary["classifier"]["epsilon"], summary["classifier"]["seed"]) \
@@ -122,17 +128,25 @@ def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
     table = pd.read_csv(layout.robustness_csv)
     pe = table[table["method"] == "PE synthetic -> CNN"]
     assert sorted(pe["epsilon"]) == [1.0, 4.0] and (pe["n_seeds"] == len(smoke_run["params"]["sweep"]["seeds"])).all()
-    assert len(table) == 2 + 2 + 1 + 1  # PE and DP-SGD at each epsilon, the prior, real data
+    assert len(table) == 2 + 2 + 1 + 1 + 1  # PE and DP-SGD at each epsilon, the prior, real data, the mix at 4
     assert all(Path(p).stat().st_size > 1000 for p in layout.robustness_plots.values())
 
 
 def test_privacy_ledger_composes_every_release(smoke_run):
     ledger = load_json(Layout(smoke_run["params"]).ledger_json)
-    runs = len(Sweep(smoke_run["params"]).runs)
-    assert ledger["num_releases"] == 2 * runs  # PE and DP-SGD at every (epsilon, seed)
+    sweep = Sweep(smoke_run["params"])
+    runs = len(sweep.runs)
+    # PE and DP-SGD at every (epsilon, seed), and PE + DP-SGD at epsilon 4 for every seed (its PE part shared).
+    assert len(sweep.mixes) == 2 and len(sweep.pe_runs) == runs
+    assert ledger["num_releases"] == 2 * runs + 2
     largest = max(r["epsilon"] for r in ledger["releases"])
     assert largest < ledger["composed_epsilon_all"] <= ledger["sum_of_epsilons"] * 1.001
-    assert set(ledger["composed_epsilon_per_method"]) == {"PE", "DP-SGD"}
+    assert set(ledger["composed_epsilon_per_method"]) == {"PE", "DP-SGD", "PE + DP-SGD"}
+    mixes = [r for r in ledger["releases"] if r["method"] == "PE + DP-SGD"]
+    assert all(r["builds_on"].endswith("/eps_1") and r["epsilon"] <= 4.0 for r in mixes)
+    mix_report = load_json(sweep.mixes[0].total.layout.mix_report)
+    assert mix_report["epsilon"] <= 4.0 and mix_report["prior_epsilon"] < mix_report["epsilon"]
+    assert mix_report["pe_epsilon"] == pytest.approx(1.0, rel=0.02) and mix_report["init_classifier"].endswith(".safetensors")
 
 
 def test_rerun_has_nothing_to_do(smoke_run):

@@ -81,6 +81,8 @@ rule comparison:
         prior=list(dict.fromkeys(run.layout.prior_downstream for run in SWEEP.runs)),
         dpsgd=[run.layout.dpsgd_report for run in SWEEP.runs] if DPSGD_ENABLED else [],
         dpsgd_downstream=[run.layout.dpsgd_downstream for run in SWEEP.runs] if DPSGD_ENABLED else [],
+        mix=[mix.total.layout.mix_report for mix in SWEEP.mixes],
+        mix_downstream=[mix.total.layout.mix_downstream for mix in SWEEP.mixes],
         real=L.real_downstream,
     output:
         table=L.comparison_csv,
@@ -89,13 +91,15 @@ rule comparison:
     params:
         dpsgd=lambda w, input: ("--dpsgd " + " ".join(input.dpsgd) + " --dpsgd-downstream "
                                 + " ".join(input.dpsgd_downstream)) if DPSGD_ENABLED else "",
+        mix=lambda w, input: ("--mix " + " ".join(input.mix) + " --mix-downstream "
+                              + " ".join(input.mix_downstream)) if SWEEP.mixes else "",
     resources:
         mem_mb=1000,
         runtime=5,
     log:
         L.log("comparison"),
     shell:
-        "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} --real {input.real} "
+        "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} {params.mix} --real {input.real} "
         "--out-csv {output.table} --out-md {output.markdown} --out-png {output.plot} > {log} 2>&1"
 
 
@@ -103,8 +107,9 @@ rule privacy_ledger:
     """Every release of the sweep on the same private data, and what publishing all of them would cost
     (PLD over all their Gaussian events)."""
     input:
-        pe=[run.layout.privacy_report for run in SWEEP.runs],
+        pe=[run.layout.privacy_report for run in SWEEP.pe_runs],
         dpsgd=[run.layout.dpsgd_report for run in SWEEP.runs] if DPSGD_ENABLED else [],
+        mix=[mix.total.layout.mix_report for mix in SWEEP.mixes],
     output:
         ledger=L.ledger_json,
         markdown=L.ledger_md,
@@ -114,5 +119,5 @@ rule privacy_ledger:
     log:
         L.log("privacy_ledger"),
     shell:
-        "{PRIVEVO} ledger --releases {input.pe} {input.dpsgd} --out {output.ledger} --out-md {output.markdown} "
+        "{PRIVEVO} ledger --releases {input.pe} {input.dpsgd} {input.mix} --out {output.ledger} --out-md {output.markdown} "
         "> {log} 2>&1"

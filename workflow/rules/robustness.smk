@@ -107,12 +107,35 @@ rule eval_robustness_dpsgd:
         ROBUSTNESS_SHELL
 
 
+rule eval_robustness_mix:
+    """The "PE + DP-SGD" CNN."""
+    input:
+        classifier=P.mix_weights,
+        test=lambda w: layout_of("mix")(w).private_test,
+        public=lambda w: layout_of("mix")(w).public,
+    output:
+        **robustness_outputs(P.mix_robustness),
+    params:
+        settings=settings("eval_robustness", "mix"),
+        run=overrides("mix"),
+        method="mix",
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        P.mix_robustness + "/robustness.log",
+    shell:
+        ROBUSTNESS_SHELL
+
+
 rule robustness_table:
     """One row per (method, epsilon), mean +- std over the sweep's seeds; plots for the HTML report."""
     input:
         pe=[run.layout.robustness + "/robustness.json" for run in SWEEP.runs],
         prior=list(dict.fromkeys(run.layout.prior_robustness + "/robustness.json" for run in SWEEP.runs)),
         dpsgd=[run.layout.dpsgd_robustness + "/robustness.json" for run in SWEEP.runs] if DPSGD_ENABLED else [],
+        mix=[mix.total.layout.mix_robustness + "/robustness.json" for mix in SWEEP.mixes],
         real=L.real_robustness + "/robustness.json",
     output:
         table=L.robustness_csv,
@@ -128,6 +151,6 @@ rule robustness_table:
     log:
         L.log("robustness_table"),
     shell:
-        "{PRIVEVO} robustness-table --inputs {input.pe} {input.prior} {input.dpsgd} {input.real} "
+        "{PRIVEVO} robustness-table --inputs {input.pe} {input.prior} {input.dpsgd} {input.mix} {input.real} "
         "--out-csv {output.table} --out-md {output.markdown} --out-corruptions-png {output.corruptions} "
         "--out-attacks-png {output.attacks} --out-reliability-png {output.reliability} > {log} 2>&1"

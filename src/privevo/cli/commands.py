@@ -175,7 +175,7 @@ def cmd_dpsgd(args) -> int:
     """The DP-SGD baseline: the downstream CNN trained on the private training set (a DP release), then
     tested on the private test split (evaluation, not part of the release)."""
     from privevo.data import stratified_head
-    from privevo.io.artifacts import load_images, save_json
+    from privevo.io.artifacts import load_images, load_json, save_json
     from privevo.models.classifier import evaluate
     from privevo.models.dpsgd import train_dpsgd
     from privevo.models.io import save_classifier
@@ -184,20 +184,42 @@ def cmd_dpsgd(args) -> int:
     dpsgd, privacy, evaluation = params["dpsgd"], params["privacy"], params["evaluation"]
     if privacy["epsilon"] is None:
         raise SystemExit("privevo dpsgd: needs privacy.epsilon (DP-SGD is calibrated to a target epsilon)")
+    if bool(args.init_classifier) != bool(args.pe_privacy):
+        raise SystemExit("privevo dpsgd: give --init-classifier and --pe-privacy together (PE + DP-SGD)")
+    mix = bool(args.init_classifier)
     images, labels = load_images(args.train)
     if dpsgd["max_samples"] is not None:
         images, labels = stratified_head(images, labels, dpsgd["max_samples"])
+    training = {"epochs": dpsgd["epochs"], "learning_rate": dpsgd["learning_rate"]}
+    if mix:
+        from privevo.models.io import load_classifier
+
+        pe_report = load_json(args.pe_privacy)
+        if not pe_report.get("is_dp_release", False):
+            raise SystemExit(f"privevo dpsgd: {args.pe_privacy} is not a DP release (debug noise); cannot compose it")
+        if float(pe_report["delta"]) != float(privacy["delta"]):
+            raise SystemExit(f"privevo dpsgd: the PE release is at delta {pe_report['delta']}, this run at "
+                             f"{privacy['delta']}; compose at one delta")
+        training = {"epochs": params["mixing"]["epochs"], "learning_rate": params["mixing"]["learning_rate"],
+                    "initial_model": load_classifier(args.init_classifier, seed=evaluation["classifier_seeds"][0]),
+                    "prior_events": pe_report["events"]}
     model, record = train_dpsgd(images, labels, epsilon=privacy["epsilon"], delta=privacy["delta"],
-                                epochs=dpsgd["epochs"], expected_batch_size=dpsgd["expected_batch_size"],
+                                expected_batch_size=dpsgd["expected_batch_size"],
                                 physical_batch_size=dpsgd["physical_batch_size"], max_grad_norm=dpsgd["max_grad_norm"],
-                                learning_rate=dpsgd["learning_rate"], seed=params["seed"],
-                                accountant=dpsgd["accountant"], poisson_sampling=dpsgd["poisson_sampling"])
-    report = {**record, "method": "DP-SGD", "seed": params["seed"], "is_dp_release": True,
+                                seed=params["seed"], accountant=dpsgd["accountant"],
+                                poisson_sampling=dpsgd["poisson_sampling"], **training)
+    method = "PE + DP-SGD" if mix else "DP-SGD"
+    sgd_events = [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
+                   "noise_multiplier": record["noise_multiplier"], "count": record["steps"]}]
+    report = {**record, "method": method, "seed": params["seed"], "is_dp_release": True,
               "private_data": {"num_training_examples": int(len(labels)), "max_samples": dpsgd["max_samples"]},
-              "dp_release": ["model.safetensors", "model.json"],
-              "events": [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
-                          "noise_multiplier": record["noise_multiplier"], "count": record["steps"]}]}
-    save_classifier(args.out_weights, model, trained_on="private training set with DP-SGD", seed=params["seed"],
+              "dp_release": ["model.safetensors", "model.json"], "events": sgd_events}
+    if mix:
+        # The ledger counts the PE release's events once, from that release, however many mixes build on it.
+        report.update({"pe_fraction": params["mixing"]["pe_fraction"], "pe_release": str(args.pe_privacy),
+                       "pe_epsilon": pe_report["epsilon"], "init_classifier": str(args.init_classifier),
+                       "inherited_events": {"from": str(args.pe_privacy), "events": pe_report["events"]}})
+    save_classifier(args.out_weights, model, trained_on=f"private training set with {method}", seed=params["seed"],
                     epsilon=record["epsilon"], delta=record["delta"])
     save_json(args.out_report, report)
     test_images, test_labels = load_images(args.test)
@@ -205,9 +227,9 @@ def cmd_dpsgd(args) -> int:
         test_images, test_labels = stratified_head(test_images, test_labels, evaluation["max_test_samples"])
     result = evaluate(model, test_images, test_labels)
     save_json(args.out_downstream, {**result, "seed": params["seed"], "epsilon": record["epsilon"],
-                                    "trained_on": "private training set with DP-SGD",
+                                    "trained_on": f"private training set with {method}",
                                     "note": "accuracy on the real test split: evaluation, not part of the DP release"})
-    logger.info("DP-SGD at epsilon %.3g (sigma %.3f, q %.4g, %d steps): test accuracy %.4f", record["epsilon"],
+    logger.info("%s at epsilon %.3g (sigma %.3f, q %.4g, %d steps): test accuracy %.4f", method, record["epsilon"],
                 record["noise_multiplier"], record["sample_rate"], record["steps"], result["accuracy"])
     return 0
 
@@ -551,12 +573,12 @@ def cmd_compare(args) -> int:
     from privevo.io.artifacts import load_json, save_csv, save_text
     from privevo.reports.comparison import comparison_markdown, comparison_table, save_comparison_plot
 
-    if len(args.dpsgd) != len(args.dpsgd_downstream):
-        raise SystemExit("privevo compare: give one --dpsgd-downstream file per --dpsgd report")
-    dpsgd = [{**load_json(report), **load_json(downstream)}
-             for report, downstream in zip(args.dpsgd, args.dpsgd_downstream)]
+    if len(args.dpsgd) != len(args.dpsgd_downstream) or len(args.mix) != len(args.mix_downstream):
+        raise SystemExit("privevo compare: give one --dpsgd-downstream (--mix-downstream) file per --dpsgd (--mix) report")
+    dpsgd, mix = ([{**load_json(report), **load_json(downstream)} for report, downstream in zip(reports, downstreams)]
+                  for reports, downstreams in ((args.dpsgd, args.dpsgd_downstream), (args.mix, args.mix_downstream)))
     table = comparison_table(pe=[load_json(p) for p in args.pe], prior=[load_json(p) for p in args.prior],
-                             real=load_json(args.real), dpsgd=dpsgd)
+                             real=load_json(args.real), dpsgd=dpsgd, mix=mix)
     save_csv(args.out_csv, table)
     markdown = comparison_markdown(table)
     save_text(args.out_md, markdown)
@@ -565,7 +587,7 @@ def cmd_compare(args) -> int:
     return 0
 
 
-ROBUSTNESS_METHODS = ("pe", "dpsgd", "prior", "real")
+ROBUSTNESS_METHODS = ("pe", "dpsgd", "mix", "prior", "real")
 
 
 def cmd_robustness(args) -> int:
@@ -580,11 +602,11 @@ def cmd_robustness(args) -> int:
     from privevo.evaluation.robustness import evaluate_robustness, save_reliability_diagram
     from privevo.io.artifacts import load_images, save_csv, save_json
     from privevo.models.io import load_classifier
-    from privevo.reports.comparison import DPSGD, PE, PRIOR, REAL
+    from privevo.reports.comparison import DPSGD, MIX, PE, PRIOR, REAL
 
     params = _params(args)
     settings, evaluation = params["robustness"], params["evaluation"]
-    classifier_seed = evaluation["classifier_seeds"][0] if args.method != "dpsgd" else None
+    classifier_seed = None if args.method in ("dpsgd", "mix") else evaluation["classifier_seeds"][0]
     model = load_classifier(args.classifier, seed=classifier_seed)
     test_images, test_labels = load_images(args.test)
     if settings["max_test_samples"] is not None:
@@ -602,9 +624,9 @@ def cmd_robustness(args) -> int:
         corruption_names=settings["corruptions"], severities=settings["severities"], attacks=settings["attacks"],
         attack_budgets=[budget / 255 for budget in settings["attack_budgets"]], pgd_steps=settings["pgd_steps"],
         attack_max_samples=settings["attack_max_samples"], batch_size=settings["batch_size"])
-    private = args.method in ("pe", "dpsgd")
+    private = args.method in ("pe", "dpsgd", "mix")
     summary = {
-        "classifier": {"method": {"pe": PE, "dpsgd": DPSGD, "prior": PRIOR, "real": REAL}[args.method],
+        "classifier": {"method": {"pe": PE, "dpsgd": DPSGD, "mix": MIX, "prior": PRIOR, "real": REAL}[args.method],
                        "epsilon": params["privacy"]["epsilon"] if private else None,
                        "delta": params["privacy"]["delta"] if private else None,
                        "seed": None if args.method == "real" else int(params["seed"]),
@@ -646,6 +668,10 @@ def cmd_ledger(args) -> int:
         record = load_json(path)
         method = record.get("method", "PE")
         name = os.path.relpath(Path(path).parent, Path(args.out).parent)  # e.g. pe/runs/<run>/seed_0/eps_1
+        if record.get("inherited_events"):
+            inherited = record["inherited_events"]
+            record["inherited_events"] = {**inherited,
+                                          "from": os.path.relpath(Path(inherited["from"]).parent, Path(args.out).parent)}
         releases.append({**record, "name": name, "method": method})
     ledger = privacy_ledger(releases)
     save_json(args.out, ledger)

@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-report", required=True, help="dpsgd.json: the privacy and training record (the release's report)")
     p.add_argument("--out-weights", required=True, help="model.safetensors (model.json is written next to it)")
     p.add_argument("--out-downstream", required=True, help="test accuracy (evaluation, not part of the release)")
+    p.add_argument("--init-classifier", help='"PE + DP-SGD": fine-tune this CNN (trained on PE synthetic data; '
+                   "its first classifier seed) instead of training from scratch; needs --pe-privacy")
+    p.add_argument("--pe-privacy", help="privacy.json of the PE release the CNN was trained on: its events are composed "
+                   "with DP-SGD's in one PLD accountant, and DP-SGD's noise is solved for the rest of privacy.epsilon")
     p = step("pe-init", commands.cmd_pe_init, "S_0: RANDOM_API samples for every class")
     p.add_argument("--model", required=True)
     p.add_argument("--out", required=True)
@@ -196,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior", nargs="+", default=[], help="downstream.json of the CNN trained on each seed's S_0")
     p.add_argument("--dpsgd", nargs="*", default=[], help="dpsgd.json of every DP-SGD run")
     p.add_argument("--dpsgd-downstream", nargs="*", default=[], help="downstream.json of every DP-SGD run, same order")
+    p.add_argument("--mix", nargs="*", default=[], help='dpsgd.json of every "PE + DP-SGD" run')
+    p.add_argument("--mix-downstream", nargs="*", default=[], help='downstream.json of every "PE + DP-SGD" run, same order')
     p.add_argument("--real", required=True, help="downstream.json of the CNN trained on real data")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)

@@ -9,6 +9,7 @@ into another run:
 - results/pe/base/<base key>/iter_000/  S_0 and its lookahead         (sampler, N_syn, degree_1, model, seed)
 - results/pe/runs/<run_name>-<hash>/seed_<s>/<privacy tag>/   one DP release: iter_001..iter_T, synthetic.npz
 - results/dpsgd/<hash>/seed_<s>/<privacy tag>/                 one DP-SGD release
+- results/mix/<hash>/seed_<s>/<privacy tag>/                   one "PE + DP-SGD" release at a total epsilon
 - results/eval/{real-<key>, prior-<base key>/<key>}/           the non-private and public-prior classifiers
 
 A key is a readable prefix plus a short hash of the settings the artifact depends on (never of the code:
@@ -22,7 +23,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from privevo.config.params import degree_of_iteration, number_tag, privacy_tag
+from privevo.config.params import degree_of_iteration, mix_pe_epsilon, number_tag, privacy_tag
 
 HASH_LENGTH = 8
 
@@ -123,6 +124,12 @@ class Layout:
         self.dpsgd_weights = f"{self.dpsgd_dir}/model.safetensors"
         self.dpsgd_downstream = f"{self.dpsgd_dir}/downstream.json"
         self.dpsgd_robustness = f"{self.dpsgd_dir}/robustness-{self.keys['robustness']}"
+        # "PE + DP-SGD" at this run's epsilon as the total (its PE part is the run at mixing.pe_fraction * epsilon).
+        self.mix_dir = f"{results}/mix/{self.keys['mix']}"
+        self.mix_report = f"{self.mix_dir}/dpsgd.json"
+        self.mix_weights = f"{self.mix_dir}/model.safetensors"
+        self.mix_downstream = f"{self.mix_dir}/downstream.json"
+        self.mix_robustness = f"{self.mix_dir}/robustness-{self.keys['robustness']}"
         # Views of the whole sweep, rewritten for the current params file.
         self.latest = f"{results}/latest"
         self.latest_privacy_report = f"{results}/latest/privacy.json"
@@ -204,13 +211,20 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
     audit_key = settings_hash({"audit": params["audit"], "pe": _pick(pe, "num_nearest_neighbours", "histogram_threshold",
                                                                     "histogram_threshold_unit")})
+    # "PE + DP-SGD" at this run's (total) epsilon fine-tunes the CNN trained on the PE run at pe_fraction * epsilon.
+    pe_epsilon = mix_pe_epsilon(params)
+    mix_pe_run = None if pe_epsilon is None else f"{run_key.split('/', 1)[0]}/eps_{number_tag(pe_epsilon)}"
+    mix_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size", "epochs", "learning_rate"),
+                    "mixing": _without(params["mixing"], "enabled", "epsilons"), "pe_run": mix_pe_run,
+                    "evaluation": evaluation_key, "data": data_key}
+    mix_key = f"{settings_hash(mix_settings)}/seed_{seed}/{privacy_tag(params)}"
     # Robustness sits inside each classifier's folder, which already names what the classifier depends on;
     # the classifier seed it evaluates is the first of evaluation.classifier_seeds (part of that folder's key).
     robustness_key = settings_hash({"robustness": _without(params["robustness"], "enabled", "batch_size"),
                                     "data": data_key})
     return {"data": data_key, "model": model_key, "embedding": embedding_key, "base": base_key, "run": run_key,
             "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key,
-            "robustness": robustness_key}
+            "robustness": robustness_key, "mix": mix_key}
 
 
 def _pick(section: dict, *keys: str) -> dict:
@@ -239,6 +253,7 @@ RULE_MODULES = {
     "eval_downstream_real": ("models/classifier.py", "models/io.py"),
     "eval_robustness": ("evaluation/robustness", "models/classifier.py", "models/io.py"),
     "baseline_dpsgd": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
+    "baseline_mix": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
 }
 
 
@@ -290,6 +305,11 @@ def _rule_settings(params: dict, rule_name: str):
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
                                       "max_test_samples"),
+        "baseline_mix": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled", "epochs", "learning_rate"),
+                         "mixing": _without(params["mixing"], "enabled", "epsilons"),
+                         "privacy": _pick(params["privacy"], "epsilon", "delta"),
+                         "data": params["data"]["max_private_samples"],
+                         "max_test_samples": params["evaluation"]["max_test_samples"]},
         "eval_robustness": {**_without(params["robustness"], "enabled", "batch_size"),
                             "classifier_seed": params["evaluation"]["classifier_seeds"][0]},
         "baseline_dpsgd": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled"),

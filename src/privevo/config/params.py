@@ -260,6 +260,12 @@ def number_tag(value: float) -> str:
     return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
 
 
+def mix_pe_epsilon(params: dict) -> float | None:
+    """The epsilon of the PE part of "PE + DP-SGD" at this run's total epsilon (rounded, so 0.3 * 10 names eps_3)."""
+    epsilon = params["privacy"]["epsilon"]
+    return None if epsilon is None else round(params["mixing"]["pe_fraction"] * float(epsilon), 10)
+
+
 def privacy_tag(params: dict) -> str:
     """The folder name of everything that depends on the privacy setting (e.g. eps_1, sigma_10.5)."""
     privacy = params["privacy"]

@@ -10,10 +10,10 @@ import shlex
 from dataclasses import dataclass, field
 
 from privevo.config.layout import Layout
-from privevo.config.params import apply_override, number_tag, validate_params
+from privevo.config.params import apply_override, mix_pe_epsilon, number_tag, validate_params
 
 # Which overrides each artifact family's steps get: work above the PE seed only sees the model seed.
-FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation")
+FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation", "mix")
 MODEL_FAMILIES = ("data", "model", "embedding", "real")
 
 
@@ -39,7 +39,7 @@ class Run:
         if family in MODEL_FAMILIES:
             return [f"seed={self.model_seed}"]
         values = [f"seed={self.seed}"]
-        if self.epsilon is not None and family in ("run", "dpsgd", "evaluation"):
+        if self.epsilon is not None and family in ("run", "dpsgd", "evaluation", "mix"):
             values.append(f"privacy.epsilon={number_tag(self.epsilon)}")
         return values
 
@@ -51,25 +51,48 @@ class Run:
         return " ".join(f"--set {shlex.quote(value)}" for value in self.overrides(family))
 
 
+def _run(params: dict, epsilon: float | None, seed: int) -> Run:
+    model_seed = seed if params["sweep"]["model_seeds"] else params["seed"]
+    resolved = apply_override(params, f"seed={seed}")
+    if epsilon is not None:
+        resolved = apply_override(resolved, f"privacy.epsilon={number_tag(epsilon)}")
+    resolved = validate_params(resolved)
+    model_params = validate_params(apply_override(params, f"seed={model_seed}"))
+    return Run(seed=int(seed), model_seed=int(model_seed), epsilon=None if epsilon is None else float(epsilon),
+               params=resolved, model_params=model_params, layout=Layout(resolved, model_seed=model_seed))
+
+
 def expand_sweep(params: dict) -> list[Run]:
     """Every (epsilon, seed) of ``params['sweep']``, epsilons outer; null lists mean the params' own value."""
     sweep = params["sweep"]
     epsilons = sweep["epsilons"] if sweep["epsilons"] is not None else [params["privacy"]["epsilon"]]
     seeds = sweep["seeds"] if sweep["seeds"] is not None else [params["seed"]]
-    runs = []
-    for epsilon in epsilons:
-        for seed in seeds:
-            model_seed = seed if sweep["model_seeds"] else params["seed"]
-            resolved = apply_override(params, f"seed={seed}")
-            if epsilon is not None:
-                resolved = apply_override(resolved, f"privacy.epsilon={number_tag(epsilon)}")
-            resolved = validate_params(resolved)
-            model_params = validate_params(apply_override(params, f"seed={model_seed}"))
-            runs.append(Run(seed=int(seed), model_seed=int(model_seed),
-                            epsilon=None if epsilon is None else float(epsilon), params=resolved,
-                            model_params=model_params,
-                            layout=Layout(resolved, model_seed=model_seed)))
-    return runs
+    return [_run(params, epsilon, seed) for epsilon in epsilons for seed in seeds]
+
+
+@dataclass(frozen=True)
+class Mix:
+    """ "PE + DP-SGD" at ``total``'s epsilon: the CNN trained on ``pe``'s synthetic set (the same seed at
+    mixing.pe_fraction * epsilon), fine-tuned with DP-SGD on the rest of the budget."""
+
+    total: Run
+    pe: Run
+
+
+def expand_mixes(params: dict, runs: list[Run]) -> list[Mix]:
+    """One Mix per run whose epsilon is among mixing.epsilons (null: all); none when mixing is off."""
+    mixing = params["mixing"]
+    if not mixing["enabled"]:
+        return []
+    wanted = None if mixing["epsilons"] is None else {float(e) for e in mixing["epsilons"]}
+    mixes = []
+    for run in runs:
+        if run.epsilon is None or (wanted is not None and run.epsilon not in wanted):
+            continue
+        pe_epsilon = mix_pe_epsilon(run.params)
+        same = [r for r in runs if r.seed == run.seed and r.epsilon == pe_epsilon]
+        mixes.append(Mix(total=run, pe=same[0] if same else _run(params, pe_epsilon, run.seed)))
+    return mixes
 
 
 class Sweep:
@@ -79,14 +102,25 @@ class Sweep:
         self.params = params
         self.runs = expand_sweep(params)
         self.primary = self.runs[0]
+        self.mixes = expand_mixes(params, self.runs)
+        # PE runs that only feed a mix (their epsilon is not in the sweep) are releases too: the workflow runs,
+        # evaluates and accounts them like the sweep's own.
+        extra = {mix.pe.key: mix.pe for mix in self.mixes if mix.pe.key not in {run.key for run in self.runs}}
+        self.pe_runs = self.runs + list(extra.values())
 
     def keys(self, family: str) -> list[str]:
         """The distinct keys of ``family`` (e.g. one model for every seed unless sweep.model_seeds)."""
         return list(dict.fromkeys(run.layout.keys[family] for run in self.runs))
 
+    def mix_for(self, key: str) -> Mix:
+        for mix in self.mixes:
+            if mix.total.layout.keys["mix"] == key:
+                return mix
+        raise KeyError(f"no mix of this sweep has key {key!r}")
+
     def run_for(self, family: str, key: str) -> Run:
         """A run whose ``family`` artifact has ``key``: they all agree on that artifact's settings."""
-        for run in self.runs:
+        for run in self.pe_runs:
             if run.layout.keys[family] == key:
                 return run
         raise KeyError(f"no run of this sweep has {family} key {key!r}")

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 PE, DPSGD, PRIOR, REAL = "PE synthetic -> CNN", "DP-SGD CNN", "public prior (S_0) -> CNN", "real data, no privacy"
+MIX = "PE + DP-SGD (fine-tuned)"
 COLUMNS = ["method", "epsilon", "epsilon_accounted", "delta", "noise_multiplier", "accountant", "accuracy_mean", "accuracy_std",
            "num_seeds", "std_over", "classifier_seeds", "fd_metric", "fd_mean", "fd_std", "seeds", "note"]
 
@@ -29,9 +30,10 @@ def _same(records: list[dict], key: str):
     return values.pop()
 
 
-def comparison_table(*, pe: list[dict], prior: list[dict], real: dict, dpsgd: list[dict] = ()) -> pd.DataFrame:
+def comparison_table(*, pe: list[dict], prior: list[dict], real: dict, dpsgd: list[dict] = (),
+                     mix: list[dict] = ()) -> pd.DataFrame:
     """Rows per (method, epsilon) from PE metrics.json files, prior and real downstream.json files, and DP-SGD
-    records (dpsgd.json merged with its test accuracy)."""
+    and "PE + DP-SGD" records (dpsgd.json merged with its test accuracy)."""
     rows = []
     for epsilon in sorted({m["epsilon"] for m in pe}):
         runs = [m for m in pe if m["epsilon"] == epsilon]
@@ -45,17 +47,22 @@ def comparison_table(*, pe: list[dict], prior: list[dict], real: dict, dpsgd: li
                      "fd_mean": fd_mean, "fd_std": fd_std, "seeds": " ".join(str(m["seed"]) for m in runs),
                      "note": "" if all(m["is_dp_release"] for m in runs) else "NOT a DP release (debug noise)"})
     # DP-SGD is calibrated to the target epsilon; its accountant's value is at most the target (an upper bound
-    # on the real cost), so rows group by target and show the largest accounted value over seeds.
-    for epsilon in sorted({r["target_epsilon"] for r in dpsgd}):
-        runs = [r for r in dpsgd if r["target_epsilon"] == epsilon]
-        mean, std = _spread([r["accuracy"] for r in runs])
-        warnings = sorted({w for r in runs for w in r.get("warnings", [])})
-        rows.append({"method": DPSGD, "epsilon": epsilon, "epsilon_accounted": max(r["epsilon"] for r in runs),
-                     "delta": _same(runs, "delta"),
-                     "noise_multiplier": _same(runs, "noise_multiplier"), "accountant": _same(runs, "accountant"),
-                     "accuracy_mean": mean, "accuracy_std": std, "num_seeds": len(runs), "std_over": "DP-SGD seeds",
-                     "classifier_seeds": 1, "fd_metric": "", "fd_mean": math.nan, "fd_std": math.nan,
-                     "seeds": " ".join(str(r["seed"]) for r in runs), "note": "; ".join(warnings)})
+    # on the real cost), so rows group by target and show the largest accounted value over seeds. "PE + DP-SGD"
+    # likewise, with epsilon the PLD composition of its PE release and its DP-SGD steps.
+    for method, records, seeds_name in ((DPSGD, dpsgd, "DP-SGD seeds"), (MIX, mix, "PE seeds")):
+        for epsilon in sorted({r["target_epsilon"] for r in records}):
+            runs = [r for r in records if r["target_epsilon"] == epsilon]
+            mean, std = _spread([r["accuracy"] for r in runs])
+            notes = sorted({w for r in runs for w in r.get("warnings", [])})
+            if method == MIX:
+                notes.insert(0, f"PE part at epsilon {_same(runs, 'pe_epsilon'):.3g} (pe_fraction "
+                                f"{_same(runs, 'pe_fraction'):g}), DP-SGD noise solved for the rest")
+            rows.append({"method": method, "epsilon": epsilon, "epsilon_accounted": max(r["epsilon"] for r in runs),
+                         "delta": _same(runs, "delta"),
+                         "noise_multiplier": _same(runs, "noise_multiplier"), "accountant": _same(runs, "accountant"),
+                         "accuracy_mean": mean, "accuracy_std": std, "num_seeds": len(runs), "std_over": seeds_name,
+                         "classifier_seeds": 1, "fd_metric": "", "fd_mean": math.nan, "fd_std": math.nan,
+                         "seeds": " ".join(str(r["seed"]) for r in runs), "note": "; ".join(notes)})
     if prior:
         mean, std = _spread([p["accuracy_mean"] for p in prior])
         # S_0 is the population PE starts from, so its FD is each seed's first point of the FD curve.

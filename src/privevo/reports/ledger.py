@@ -24,26 +24,45 @@ def _common_delta(releases: list[dict]) -> float:
     return deltas.pop()
 
 
+def _events_by_source(releases: list[dict]) -> dict[str, list[dict]]:
+    """Each release's own events, plus the events a release inherits from another one (``inherited_events``:
+    "PE + DP-SGD" builds on a PE release), keyed by the release that made them, so each counts once."""
+    sources = {}
+    for release in releases:
+        sources[release["name"]] = release["events"]
+        inherited = release.get("inherited_events")
+        if inherited:
+            sources.setdefault(inherited["from"], inherited["events"])
+    return sources
+
+
+def _group_events(group: list[dict]) -> list[dict]:
+    return [e for events in _events_by_source(group).values() for e in events]
+
+
 def privacy_ledger(releases: list[dict]) -> dict:
-    """``releases``: records with a name, method, epsilon, delta, accountant and their ``events``."""
+    """``releases``: records with a name, method, epsilon, delta, accountant and their ``events``; a release built
+    on another (``inherited_events: {"from": <its name>, "events": [...]}``) is composed with it, once."""
     if not releases:
         raise ValueError("the ledger needs at least one release")
     delta = _common_delta(releases)
-    events = [event for release in releases for event in release["events"]]
     by_method = {}
     for release in releases:
         by_method.setdefault(release["method"], []).append(release)
+    keys = ("name", "method", "epsilon", "delta", "accountant", "seed", "events")
     return {
         "delta": delta,
-        "releases": [{k: r[k] for k in ("name", "method", "epsilon", "delta", "accountant", "seed", "events")}
+        "releases": [{**{k: r[k] for k in keys},
+                      **({"builds_on": r["inherited_events"]["from"]} if r.get("inherited_events") else {})}
                      for r in releases],
         "num_releases": len(releases),
         "sum_of_epsilons": sum(float(r["epsilon"]) for r in releases),
-        "composed_epsilon_all": compose_epsilon(events, delta=delta),
-        "composed_epsilon_per_method": {
-            method: compose_epsilon([e for r in group for e in r["events"]], delta=delta)
-            for method, group in by_method.items()},
-        "composition": "dp-accounting PLDAccountant over every release's Gaussian events, at the common delta",
+        "composed_epsilon_all": compose_epsilon(_group_events(releases), delta=delta),
+        "composed_epsilon_per_method": {method: compose_epsilon(_group_events(group), delta=delta)
+                                        for method, group in by_method.items()},
+        "composition": ("dp-accounting PLDAccountant over every release's Gaussian events, at the common delta; "
+                        "a release built on another (PE + DP-SGD on a PE release) shares that release's events, "
+                        "counted once"),
         "note": LEDGER_NOTE,
     }
 
