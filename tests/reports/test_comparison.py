@@ -75,3 +75,14 @@ def test_pe_plus_dpsgd_rows_name_the_split():
     assert row["epsilon"] == 4 and row["epsilon_accounted"] == 3.98 and row["accuracy_mean"] == pytest.approx(0.62)
     assert row["note"].startswith("PE part at epsilon 1 (pe_fraction 0.25)") and row["std_over"] == "PE seeds"
     assert headline(table)["mix_eps_4_accuracy"] == pytest.approx(0.62)
+
+
+def test_public_plus_pe_rows_use_the_runs_privacy_triple():
+    from privevo.reports.comparison import PUBLIC_PE
+
+    public_pe = [{**pe_metrics(1, s, 0.0), "accuracy_mean": a} for s, a in enumerate([0.5, 0.6])]
+    table = comparison_table(pe=[pe_metrics(1, 0, 0.4), pe_metrics(1, 1, 0.3)], prior=[], public_pe=public_pe,
+                             real={"accuracy_mean": 0.9, "accuracy_std": 0.0, "seeds": [0]})
+    row = table[table["method"] == PUBLIC_PE].iloc[0]
+    assert row["epsilon"] == 1 and row["noise_multiplier"] == 10.0 and row["accuracy_mean"] == pytest.approx(0.55)
+    assert "no extra privacy cost" in row["note"] and headline(table)["public_pe_eps_1_accuracy"] == pytest.approx(0.55)

@@ -5,7 +5,7 @@ from privevo.config.layout import Layout, rule_settings
 # Path patterns: the primary run's layout with every key replaced by its wildcard.
 KEY_WILDCARDS = {family: "{" + family + "}" for family in
                  ("data", "model", "embedding", "base", "run", "evaluation", "real", "dpsgd", "audit",
-                   "robustness", "mix")}
+                   "robustness", "mix", "public")}
 P = Layout(SWEEP.primary.params, keys=KEY_WILDCARDS)
 # Any sweep's run shares one primary layout for the views of the whole sweep (summary, comparison, ledger).
 L = SWEEP.primary.layout
@@ -24,6 +24,7 @@ wildcard_constraints:
     audit=r"[0-9a-f]{8}",
     robustness=r"[0-9a-f]{8}",
     mix=r"[0-9a-f]{8}/seed_\d+/eps_[^/]+",
+    public=r"s\d+-[0-9a-f]{8}",
 
 
 # Torch and faiss jobs declare this many threads and pass it to privevo (--threads), which sets torch's and

@@ -69,6 +69,52 @@ rule eval_downstream:
         "--out-classifiers {output.classifiers} > {log} 2>&1"
 
 
+rule eval_public_classifier:
+    """The feature extractor of "public + PE": the CNN trained on the public set's own labels (no private data)."""
+    input:
+        public=lambda w: layout_of("public")(w).public,
+    output:
+        weights=P.public_classifier,
+    params:
+        settings=settings("eval_public_classifier", "public"),
+        run=overrides("public"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        P.log("eval_public_classifier_{public}"),
+    shell:
+        "{PRIVEVO} --threads {threads} public-classifier {PARAMS} {params.run} --public {input.public} "
+        "--out {output.weights} > {log} 2>&1"
+
+
+rule eval_downstream_public_pe:
+    """"public + PE": the CNN trained on the run's synthetic set, starting from the public-set CNN."""
+    input:
+        train=P.synthetic,
+        test=lambda w: layout_of("run")(w).private_test,
+        init=lambda w: layout_of("run")(w).public_classifier,
+    output:
+        result=P.public_pe_downstream,
+        curves=P.public_pe_dir + "/downstream_curves.csv",
+        plot=P.public_pe_dir + "/downstream_curves.png",
+        classifiers=P.public_pe_classifiers,
+    params:
+        settings=settings("eval_downstream", "run"),
+        run=overrides("run"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    log:
+        P.public_pe_dir + "/logs/eval_downstream_public_pe.log",
+    shell:
+        "{PRIVEVO} --threads {threads} eval-downstream {PARAMS} {params.run} --train {input.train} --test {input.test} "
+        "--init-classifier {input.init} --out {output.result} --out-curves {output.curves} --out-png {output.plot} "
+        "--out-classifiers {output.classifiers} > {log} 2>&1"
+
+
 rule eval_downstream_prior:
     """The public prior: the same CNN trained on S_0 (the foundation model's samples), at zero privacy cost."""
     input:

@@ -5,6 +5,7 @@
 # Writes: <run>/iter_t/{histogram.png, top_bottom.png, inspect.txt}, results/latest/*, results/summary.{csv,md},
 #         results/comparison.{csv,md,png}, results/privacy_ledger.{json,md}
 DPSGD_ENABLED = config["dpsgd"]["enabled"]
+PUBLIC_PE = config["mixing"]["public_pe"]
 
 
 rule inspect_histogram:
@@ -83,6 +84,7 @@ rule comparison:
         dpsgd_downstream=[run.layout.dpsgd_downstream for run in SWEEP.runs] if DPSGD_ENABLED else [],
         mix=[mix.total.layout.mix_report for mix in SWEEP.mixes],
         mix_downstream=[mix.total.layout.mix_downstream for mix in SWEEP.mixes],
+        public_pe=[run.layout.public_pe_downstream for run in SWEEP.runs] if PUBLIC_PE else [],
         real=L.real_downstream,
     output:
         table=L.comparison_csv,
@@ -93,13 +95,16 @@ rule comparison:
                                 + " ".join(input.dpsgd_downstream)) if DPSGD_ENABLED else "",
         mix=lambda w, input: ("--mix " + " ".join(input.mix) + " --mix-downstream "
                               + " ".join(input.mix_downstream)) if SWEEP.mixes else "",
+        public_pe=lambda w, input: ("--public-pe " + " ".join(input.public_pe) + " --public-pe-metrics "
+                                    + " ".join(input.pe)) if PUBLIC_PE else "",
     resources:
         mem_mb=1000,
         runtime=5,
     log:
         L.log("comparison"),
     shell:
-        "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} {params.mix} --real {input.real} "
+        "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} {params.mix} {params.public_pe} "
+        "--real {input.real} "
         "--out-csv {output.table} --out-md {output.markdown} --out-png {output.plot} > {log} 2>&1"
 
 

@@ -41,6 +41,28 @@ rule eval_robustness:
         ROBUSTNESS_SHELL
 
 
+rule eval_robustness_public_pe:
+    """The "public + PE" CNN (its first classifier seed)."""
+    input:
+        classifier=P.public_pe_classifiers,
+        test=lambda w: layout_of("run")(w).private_test,
+        public=lambda w: layout_of("run")(w).public,
+    output:
+        **robustness_outputs(P.public_pe_robustness),
+    params:
+        settings=settings("eval_robustness", "run"),
+        run=overrides("run"),
+        method="public_pe",
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    log:
+        P.public_pe_robustness + "/robustness.log",
+    shell:
+        ROBUSTNESS_SHELL
+
+
 rule eval_robustness_prior:
     """The public prior: the CNN trained on S_0 (zero privacy cost)."""
     input:
@@ -136,6 +158,7 @@ rule robustness_table:
         prior=list(dict.fromkeys(run.layout.prior_robustness + "/robustness.json" for run in SWEEP.runs)),
         dpsgd=[run.layout.dpsgd_robustness + "/robustness.json" for run in SWEEP.runs] if DPSGD_ENABLED else [],
         mix=[mix.total.layout.mix_robustness + "/robustness.json" for mix in SWEEP.mixes],
+        public_pe=[run.layout.public_pe_robustness + "/robustness.json" for run in SWEEP.runs] if PUBLIC_PE else [],
         real=L.real_robustness + "/robustness.json",
     output:
         table=L.robustness_csv,
@@ -151,6 +174,7 @@ rule robustness_table:
     log:
         L.log("robustness_table"),
     shell:
-        "{PRIVEVO} robustness-table --inputs {input.pe} {input.prior} {input.dpsgd} {input.mix} {input.real} "
+        "{PRIVEVO} robustness-table --inputs {input.pe} {input.public_pe} {input.prior} {input.dpsgd} {input.mix} "
+        "{input.real} "
         "--out-csv {output.table} --out-md {output.markdown} --out-corruptions-png {output.corruptions} "
         "--out-attacks-png {output.attacks} --out-reliability-png {output.reliability} > {log} 2>&1"

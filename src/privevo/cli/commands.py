@@ -484,9 +484,18 @@ def cmd_eval_downstream(args) -> int:
     train_images, train_labels = load_images(args.train)
     groups = None if args.real else load_npz(args.train).get("group_ids")
     models = {}
+    init_from = None
+    if args.init_classifier:
+        from privevo.models.io import load_classifier
+
+        init_from = load_classifier(args.init_classifier)
     result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test),
                                          evaluation=params["evaluation"], real=args.real, groups=groups,
-                                         on_model=lambda seed, model: models.__setitem__(seed, model))
+                                         on_model=lambda seed, model: models.__setitem__(seed, model),
+                                         init_from=init_from)
+    if init_from is not None:
+        result["trained_on"] += ", starting from the public-set CNN (public + PE)"
+        result["init_classifier"] = str(args.init_classifier)
     if not args.real:
         result["seed"] = params["seed"]  # the PE seed of the training set (S_0 or S_T)
     if args.out_classifiers:
@@ -577,8 +586,15 @@ def cmd_compare(args) -> int:
         raise SystemExit("privevo compare: give one --dpsgd-downstream (--mix-downstream) file per --dpsgd (--mix) report")
     dpsgd, mix = ([{**load_json(report), **load_json(downstream)} for report, downstream in zip(reports, downstreams)]
                   for reports, downstreams in ((args.dpsgd, args.dpsgd_downstream), (args.mix, args.mix_downstream)))
+    if len(args.public_pe) != len(args.public_pe_metrics):
+        raise SystemExit("privevo compare: give one --public-pe-metrics file per --public-pe downstream.json")
+    public_pe = []
+    for downstream, metrics in zip(args.public_pe, args.public_pe_metrics):
+        result = load_json(downstream)
+        public_pe.append({**load_json(metrics), "accuracy_mean": result["accuracy_mean"],
+                          "accuracy_seeds": len(result["seeds"])})
     table = comparison_table(pe=[load_json(p) for p in args.pe], prior=[load_json(p) for p in args.prior],
-                             real=load_json(args.real), dpsgd=dpsgd, mix=mix)
+                             real=load_json(args.real), dpsgd=dpsgd, mix=mix, public_pe=public_pe)
     save_csv(args.out_csv, table)
     markdown = comparison_markdown(table)
     save_text(args.out_md, markdown)
@@ -587,7 +603,22 @@ def cmd_compare(args) -> int:
     return 0
 
 
-ROBUSTNESS_METHODS = ("pe", "dpsgd", "mix", "prior", "real")
+def cmd_public_classifier(args) -> int:
+    """The CNN trained on the public set's own labels: the feature extractor of "public + PE" (no private data)."""
+    from privevo.data.prepare import load_public_set
+    from privevo.io.artifacts import load_npz
+    from privevo.models.io import save_classifier
+    from privevo.models.public_features import train_public_classifier
+
+    params = _params(args)
+    images, source_ids, source_names = load_public_set(args.public)
+    model, record = train_public_classifier(images, source_ids, load_npz(args.public)["source_labels"], source_names,
+                                            seed=params["seed"], epochs=params["mixing"]["public_epochs"])
+    save_classifier(args.out, model, **record)
+    return 0
+
+
+ROBUSTNESS_METHODS = ("pe", "public_pe", "dpsgd", "mix", "prior", "real")
 
 
 def cmd_robustness(args) -> int:
@@ -602,7 +633,7 @@ def cmd_robustness(args) -> int:
     from privevo.evaluation.robustness import evaluate_robustness, save_reliability_diagram
     from privevo.io.artifacts import load_images, save_csv, save_json
     from privevo.models.io import load_classifier
-    from privevo.reports.comparison import DPSGD, MIX, PE, PRIOR, REAL
+    from privevo.reports.comparison import DPSGD, MIX, PE, PRIOR, PUBLIC_PE, REAL
 
     params = _params(args)
     settings, evaluation = params["robustness"], params["evaluation"]
@@ -624,9 +655,10 @@ def cmd_robustness(args) -> int:
         corruption_names=settings["corruptions"], severities=settings["severities"], attacks=settings["attacks"],
         attack_budgets=[budget / 255 for budget in settings["attack_budgets"]], pgd_steps=settings["pgd_steps"],
         attack_max_samples=settings["attack_max_samples"], batch_size=settings["batch_size"])
-    private = args.method in ("pe", "dpsgd", "mix")
+    private = args.method in ("pe", "public_pe", "dpsgd", "mix")
+    labels = {"pe": PE, "public_pe": PUBLIC_PE, "dpsgd": DPSGD, "mix": MIX, "prior": PRIOR, "real": REAL}
     summary = {
-        "classifier": {"method": {"pe": PE, "dpsgd": DPSGD, "mix": MIX, "prior": PRIOR, "real": REAL}[args.method],
+        "classifier": {"method": labels[args.method],
                        "epsilon": params["privacy"]["epsilon"] if private else None,
                        "delta": params["privacy"]["delta"] if private else None,
                        "seed": None if args.method == "real" else int(params["seed"]),

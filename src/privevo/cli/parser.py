@@ -150,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-curves", required=True)
     p.add_argument("--out-png", required=True)
     p.add_argument("--out-classifiers", help="save every classifier seed's CNN here (.safetensors + .json)")
+    p.add_argument("--init-classifier", help='"public + PE": start every layer but the last from this CNN '
+                   "(written by public-classifier)")
+    p = step("public-classifier", commands.cmd_public_classifier,
+             "train the CNN on the public set's own labels (the feature extractor of public + PE)")
+    p.add_argument("--public", required=True, help="public.npz")
+    p.add_argument("--out", required=True, help="classifier.safetensors (classifier.json is written next to it)")
     p = step("robustness", commands.cmd_robustness,
              "calibration, corruptions, FGSM/PGD and OOD detection of one saved classifier on the real test split")
     p.add_argument("--classifier", required=True, help="a .safetensors written by eval-downstream or dpsgd")
@@ -200,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prior", nargs="+", default=[], help="downstream.json of the CNN trained on each seed's S_0")
     p.add_argument("--dpsgd", nargs="*", default=[], help="dpsgd.json of every DP-SGD run")
     p.add_argument("--dpsgd-downstream", nargs="*", default=[], help="downstream.json of every DP-SGD run, same order")
+    p.add_argument("--public-pe", nargs="*", default=[], help='downstream.json of every "public + PE" CNN')
+    p.add_argument("--public-pe-metrics", nargs="*", default=[], help="metrics.json of the PE run of each, same order")
     p.add_argument("--mix", nargs="*", default=[], help='dpsgd.json of every "PE + DP-SGD" run')
     p.add_argument("--mix-downstream", nargs="*", default=[], help='downstream.json of every "PE + DP-SGD" run, same order')
     p.add_argument("--real", required=True, help="downstream.json of the CNN trained on real data")

@@ -111,6 +111,12 @@ class Layout:
         # without retraining; its robustness results sit next to it, keyed by the robustness settings.
         self.classifiers = f"{self.eval_dir}/classifiers.safetensors"
         self.robustness = f"{self.eval_dir}/robustness-{self.keys['robustness']}"
+        # "public + PE": the same CNN on the same synthetic set, starting from the public-set CNN.
+        self.public_classifier = f"{results}/eval/public-{self.keys['public']}/classifier.safetensors"
+        self.public_pe_dir = f"{self.eval_dir}/public_pe-{self.keys['public']}"
+        self.public_pe_downstream = f"{self.public_pe_dir}/downstream.json"
+        self.public_pe_classifiers = f"{self.public_pe_dir}/classifiers.safetensors"
+        self.public_pe_robustness = f"{self.public_pe_dir}/robustness-{self.keys['robustness']}"
         self.metrics = f"{self.eval_dir}/metrics.json"
         # The public prior: the same CNN trained on S_0, at zero privacy cost. Not under base_dir: that folder is
         # the initial_population stage's DVC output, and a later stage writing into it would mark it modified.
@@ -218,13 +224,14 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
                     "mixing": _without(params["mixing"], "enabled", "epsilons"), "pe_run": mix_pe_run,
                     "evaluation": evaluation_key, "data": data_key}
     mix_key = f"{settings_hash(mix_settings)}/seed_{seed}/{privacy_tag(params)}"
+    public_key = f"s{model_seed}-{settings_hash({'data': data_key, 'epochs': params['mixing']['public_epochs']})}"
     # Robustness sits inside each classifier's folder, which already names what the classifier depends on;
     # the classifier seed it evaluates is the first of evaluation.classifier_seeds (part of that folder's key).
     robustness_key = settings_hash({"robustness": _without(params["robustness"], "enabled", "batch_size"),
                                     "data": data_key})
     return {"data": data_key, "model": model_key, "embedding": embedding_key, "base": base_key, "run": run_key,
             "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key,
-            "robustness": robustness_key, "mix": mix_key}
+            "robustness": robustness_key, "mix": mix_key, "public": public_key}
 
 
 def _pick(section: dict, *keys: str) -> dict:
@@ -252,6 +259,7 @@ RULE_MODULES = {
     "eval_downstream": ("models/classifier.py", "models/io.py"),
     "eval_downstream_real": ("models/classifier.py", "models/io.py"),
     "eval_robustness": ("evaluation/robustness", "models/classifier.py", "models/io.py"),
+    "eval_public_classifier": ("models/public_features.py", "models/classifier.py", "models/io.py"),
     "baseline_dpsgd": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
     "baseline_mix": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
 }
@@ -310,6 +318,7 @@ def _rule_settings(params: dict, rule_name: str):
                          "privacy": _pick(params["privacy"], "epsilon", "delta"),
                          "data": params["data"]["max_private_samples"],
                          "max_test_samples": params["evaluation"]["max_test_samples"]},
+        "eval_public_classifier": {"seed": params["seed"], "epochs": params["mixing"]["public_epochs"]},
         "eval_robustness": {**_without(params["robustness"], "enabled", "batch_size"),
                             "classifier_seed": params["evaluation"]["classifier_seeds"][0]},
         "baseline_dpsgd": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled"),

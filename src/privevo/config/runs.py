@@ -13,8 +13,8 @@ from privevo.config.layout import Layout
 from privevo.config.params import apply_override, mix_pe_epsilon, number_tag, validate_params
 
 # Which overrides each artifact family's steps get: work above the PE seed only sees the model seed.
-FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation", "mix")
-MODEL_FAMILIES = ("data", "model", "embedding", "real")
+FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation", "mix", "public")
+MODEL_FAMILIES = ("data", "model", "embedding", "real", "public")
 
 
 @dataclass(frozen=True)

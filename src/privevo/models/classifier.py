@@ -85,6 +85,18 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
+def transfer_features(source: SmallCNN, target: SmallCNN) -> None:
+    """Copy every layer of ``source`` into ``target`` except the last (class) layer, which keeps its fresh
+    initialisation: ``source`` becomes a feature extractor for ``target``'s classes (all layers stay trainable)."""
+    if source.input_shape != target.input_shape:
+        raise ValueError(f"cannot transfer features from a CNN on {source.input_shape} images to one on {target.input_shape}")
+    last = "head.3."
+    state = {name: tensor for name, tensor in source.state_dict().items() if not name.startswith(last)}
+    missing, unexpected = target.load_state_dict(state, strict=False)
+    if unexpected or any(not name.startswith(last) for name in missing):
+        raise ValueError(f"layer mismatch transferring features: missing {missing}, unexpected {unexpected}")
+
+
 def num_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
@@ -229,6 +241,7 @@ def train_classifier(
     num_classes: int = NUM_CLASSES,
     progress: bool | None = None,
     groups: np.ndarray | None = None,
+    init_from: SmallCNN | None = None,
 ) -> tuple[SmallCNN, list[dict[str, Any]]]:
     """Train :class:`SmallCNN` on (synthetic) images; keep the epoch with the best validation accuracy.
 
@@ -240,6 +253,8 @@ def train_classifier(
     shifts 82.4%, 2-px shifts with flips 77.8%. Everything random derives from ``seed`` through
     :mod:`privevo.core.seeding` (roles "split" and "classifier"); the global torch RNG state is restored
     afterwards, and the result is deterministic on CPU for a given seed and thread count.
+
+    ``init_from`` starts every layer but the last from that CNN (see :func:`transfer_features`).
 
     Returns ``(model, history)``: the model (eval mode, with ``selected_epoch`` and ``split_sizes``
     attributes) and one dict per epoch with ``epoch``, ``train_loss``, ``train_acc`` (on augmented
@@ -272,6 +287,8 @@ def train_classifier(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(torch_seed(seed, role="classifier"))
         model = SmallCNN(images.shape[-1], num_classes, images.shape[1:3])
+        if init_from is not None:
+            transfer_features(init_from, model)
         opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)))
         best_key: tuple[float, float] | None = None

@@ -15,7 +15,8 @@ def headline(comparison: pd.DataFrame) -> dict:
     from privevo.config.params import number_tag
 
     short = {"PE synthetic -> CNN": "pe", "DP-SGD CNN": "dpsgd", "public prior (S_0) -> CNN": "prior",
-             "real data, no privacy": "real", "PE + DP-SGD (fine-tuned)": "mix"}
+             "real data, no privacy": "real", "PE + DP-SGD (fine-tuned)": "mix",
+             "public + PE -> CNN": "public_pe"}
     columns = {}
     for row in comparison.itertuples(index=False):
         name = short.get(row.method, row.method)
