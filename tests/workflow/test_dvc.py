@@ -55,6 +55,7 @@ def dvc_project(tmp_path_factory):
     # The DP-SGD baseline and robustness are covered by the smoke sweep; here they only cost time.
     params["dpsgd"]["enabled"] = False
     params["robustness"]["enabled"] = False
+    params["mixing"]["public_pe"] = False
     project = copy_project(tmp_path_factory.mktemp("dvc_project"), params)
     run([str(BIN / "dvc"), "repro"], project)
     yield project

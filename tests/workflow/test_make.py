@@ -66,6 +66,7 @@ def smoke_params(tmp_path):
     # What this test is about is PE's resume; the baselines and robustness are covered by the smoke sweep.
     params["dpsgd"]["enabled"] = False
     params["robustness"]["enabled"] = False
+    params["mixing"]["public_pe"] = False
     params["evaluation"]["classifier_seeds"] = [0]
     return params, write_params(tmp_path / "params.yaml", params)
 

@@ -97,7 +97,9 @@ def test_comparison_has_one_row_per_method_and_epsilon(smoke_run):
     dpsgd = table[table["method"] == "DP-SGD CNN"]
     assert sorted(dpsgd["epsilon"]) == [1.0, 4.0] and set(dpsgd["accountant"]) == {"prv"}
     assert set(table["method"]) == {"PE synthetic -> CNN", "DP-SGD CNN", "public prior (S_0) -> CNN",
-                                    "real data, no privacy", "PE + DP-SGD (fine-tuned)"}
+                                    "real data, no privacy", "PE + DP-SGD (fine-tuned)", "public + PE -> CNN"}
+    public_pe = table[table["method"] == "public + PE -> CNN"]
+    assert sorted(public_pe["epsilon"]) == [1.0, 4.0] and list(public_pe["noise_multiplier"]) == list(pe["noise_multiplier"])
     # The smoke config mixes at total epsilon 4 with pe_fraction 0.25: its PE part is the sweep's own run at 1.
     mix = table[table["method"] == "PE + DP-SGD (fine-tuned)"]
     assert list(mix["epsilon"]) == [4.0] and (mix["epsilon_accounted"] <= 4.0).all() and (mix["num_seeds"] == seeds).all()
@@ -112,6 +114,7 @@ def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
     runs = Sweep(smoke_run["params"]).runs
     folders = {("PE synthetic -> CNN", run.epsilon, run.seed): run.layout.robustness for run in runs}
     folders.update({("DP-SGD CNN", run.epsilon, run.seed): run.layout.dpsgd_robustness for run in runs})
+    folders.update({("public + PE -> CNN", run.epsilon, run.seed): run.layout.public_pe_robustness for run in runs})
     folders.update({("public prior (S_0) -> CNN", None, run.seed): run.layout.prior_robustness for run in runs})
     folders[("real data, no privacy", None, None)] = runs[0].layout.real_robustness
     folders.update({("PE + DP-SGD (fine-tuned)", mix.total.epsilon, mix.total.seed): mix.total.layout.mix_robustness
@@ -128,7 +131,8 @@ def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
     table = pd.read_csv(layout.robustness_csv)
     pe = table[table["method"] == "PE synthetic -> CNN"]
     assert sorted(pe["epsilon"]) == [1.0, 4.0] and (pe["n_seeds"] == len(smoke_run["params"]["sweep"]["seeds"])).all()
-    assert len(table) == 2 + 2 + 1 + 1 + 1  # PE and DP-SGD at each epsilon, the prior, real data, the mix at 4
+    # PE, public + PE and DP-SGD at each epsilon, the prior, real data, the mix at 4
+    assert len(table) == 2 + 2 + 2 + 1 + 1 + 1
     assert all(Path(p).stat().st_size > 1000 for p in layout.robustness_plots.values())
 
 
