@@ -71,6 +71,21 @@ def cmd_validate_params(args) -> int:
     return 0
 
 
+def cmd_plan(args) -> int:
+    """The model calls of one PE run and their projected time; loads no model."""
+    from privevo.io.artifacts import save_json
+    from privevo.config.plan import format_plan, plan_run, project_time, resolve_cost
+
+    params = _params(args)
+    plan = plan_run(params)
+    cost, source, notes = resolve_cost(params, args.seconds_per_image_step)
+    projection = project_time(plan, cost, source=source)
+    print(format_plan(plan, projection, notes))
+    if args.json:
+        save_json(args.json, {**plan, "projection": projection, "notes": notes})
+    return 0
+
+
 def cmd_prepare_data(args) -> int:
     from privevo.data import prepare_data
 

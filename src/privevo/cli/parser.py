@@ -33,6 +33,16 @@ def _add_shard(p: argparse.ArgumentParser) -> None:
                    help="split the classes into this many jobs (pe.shards); >1 writes a partial .npz to merge")
 
 
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -49,6 +59,12 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     step("validate-params", commands.cmd_validate_params, "check params.yaml against the schema and print derived settings")
+    p = step("plan", commands.cmd_plan, "count a PE run's model calls (images, image-steps, UNet batches, embedder "
+             "forwards) and project its time, without loading a model")
+    p.add_argument("--seconds-per-image-step", type=_positive_float, metavar="SECONDS",
+                   help="cost of one image through one DDIM step (default: the measured CPU value in the README, "
+                   "for the default UNet only)")
+    p.add_argument("--json", help="also write the numbers as JSON here")
     p = step("prepare-data", commands.cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
     p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
     p = step("pretrain", commands.cmd_pretrain, "pretrain the foundation DDPM on the public set only")

@@ -1,1 +1,1 @@
-"""Settings: the params schema and its loading, and the workflow layout (where artifacts live)."""
+"""Settings: the params schema and its loading, the workflow layout (where artifacts live), a run's model calls."""
