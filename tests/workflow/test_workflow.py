@@ -127,6 +127,10 @@ def test_every_classifier_is_saved_and_gets_robustness(smoke_run):
         assert 0 <= summary["clean_accuracy"] <= 1 and summary["calibration"]["ece_bins"] == 15
         rows = pd.read_csv(Path(folder) / "robustness.csv")
         assert list(rows.columns) == ["metric", "corruption", "severity", "value"]
+    # The non-private CNN's weights come from private data without noise: its record says so.
+    real_record = load_json(Path(runs[0].layout.real_classifiers).with_suffix(".json"))
+    assert real_record["privacy_label"].startswith("PRIVATE")
+    assert "privacy_label" not in load_json(Path(runs[0].layout.classifiers).with_suffix(".json"))
     layout = Layout(smoke_run["params"])
     table = pd.read_csv(layout.robustness_csv)
     pe = table[table["method"] == "PE synthetic -> CNN"]

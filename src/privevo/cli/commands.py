@@ -516,9 +516,13 @@ def cmd_eval_downstream(args) -> int:
     if args.out_classifiers:
         from privevo.models.io import save_classifiers
 
+        from privevo.evaluation.downstream import PRIVATE_MODEL_LABEL
+
+        label = {"privacy_label": PRIVATE_MODEL_LABEL} if args.real else {}
         save_classifiers(args.out_classifiers, models, trained_on=result["trained_on"], train_set=str(args.train),
                          seed=result.get("seed"), selected_epochs=result["selected_epochs"],
-                         test_accuracies=result["accuracies"])
+                         test_accuracies=result["accuracies"], **label,
+                         note="test accuracies are evaluation on the private test split, not part of any DP release")
     save_csv(args.out_curves, curves)
     save_downstream_curves(args.out_png, curves, real=args.real)
     save_json(args.out, result)

@@ -21,6 +21,13 @@ def seed_sequence(root_seed: int, *, role: str, class_index: int = 0, iteration:
     return np.random.SeedSequence(entropy=int(root_seed), spawn_key=(role_key(role), int(class_index), int(iteration)))
 
 
+def named_seed_sequence(root_seed: int, *, role: str, name: str) -> np.random.SeedSequence:
+    """The SeedSequence of a stream named by a string under ``role`` (e.g. role "robustness", name
+    "attack/pgd/8/255"): for streams that are not per (class, iteration). Its two-part spawn key never equals
+    the three-part key of :func:`seed_sequence`."""
+    return np.random.SeedSequence(entropy=int(root_seed), spawn_key=(role_key(role), zlib.crc32(name.encode())))
+
+
 def rng(root_seed: int, *, role: str, class_index: int = 0, iteration: int = 0) -> np.random.Generator:
     """A numpy Generator for one (role, class, iteration) stream."""
     return np.random.default_rng(seed_sequence(root_seed, role=role, class_index=class_index, iteration=iteration))

@@ -9,6 +9,10 @@ import numpy as np
 import pandas as pd
 
 from privevo.data import stratified_head
+
+# The real-data CNN is computed from private data without noise: its saved weights are private.
+PRIVATE_MODEL_LABEL = ("PRIVATE: trained on the private data without noise (the non-private reference); not part of "
+                       "any DP release, never to be published")
 from privevo.models.classifier import run_downstream
 
 

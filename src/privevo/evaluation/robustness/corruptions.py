@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import zlib
 from typing import Callable, Iterator
 
 import numpy as np
 
+from privevo.core.seeding import named_seed_sequence
 from privevo.io.images import check_images
 
 logger = logging.getLogger(__name__)
@@ -34,8 +34,6 @@ CORRUPTIONS = ("gaussian_noise", "shot_noise", "gaussian_blur", "pixelate", "jpe
                "brightness")
 SEVERITIES = (1, 2, 3, 4, 5)
 GREY_CHANNEL_RULE = "channel 0 of the corrupted RGB image"
-# Corruption seeds live in their own SeedSequence branch, apart from privevo.core.seeding's roles.
-_SEED_BRANCH = zlib.crc32(b"robustness/corruption")
 
 
 def corruption_function(name: str) -> Callable:
@@ -60,7 +58,7 @@ def seeded_global_numpy(seed: int) -> Iterator[None]:
 
 def corruption_seed(seed: int, name: str) -> int:
     """A 32-bit seed for the global numpy RNG, one per (root seed, corruption)."""
-    sequence = np.random.SeedSequence(entropy=int(seed), spawn_key=(_SEED_BRANCH, zlib.crc32(name.encode())))
+    sequence = named_seed_sequence(seed, role="robustness", name=f"corruption/{name}")
     return int(sequence.generate_state(1, np.uint32)[0])
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import time
-import zlib
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -22,6 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from privevo.core.seeding import named_seed_sequence
 from privevo.core.timing import model_time
 from privevo.evaluation.robustness import attacks as attacks_module
 from privevo.evaluation.robustness.attacks import DEFAULT_EPSILONS, DEFAULT_PGD_STEPS, adversarial_accuracy
@@ -39,10 +39,9 @@ SUBSAMPLE_RULE = "simple random sample without replacement (seeded), sorted by i
 
 
 def _stream_seed(seed: int, purpose: str) -> int:
-    """A 63-bit seed for one purpose ("attack/pgd/8", "subsample") under the root ``seed``."""
-    key = (zlib.crc32(b"robustness"), zlib.crc32(purpose.encode()))
-    sequence = np.random.SeedSequence(entropy=int(seed), spawn_key=key)
-    return int(sequence.generate_state(1, np.uint64)[0] >> np.uint64(1))
+    """A 63-bit seed for one purpose ("attack/pgd/8/255", "subsample") under the root ``seed``."""
+    state = named_seed_sequence(seed, role="robustness", name=purpose).generate_state(1, np.uint64)
+    return int(state[0] >> np.uint64(1))
 
 
 @torch.no_grad()
