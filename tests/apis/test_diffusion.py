@@ -83,3 +83,24 @@ def test_cuda_and_cpu_variations_agree(tmp_path, images):
     gpu = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=10, device="cuda")
     diff = np.abs(cpu.variation(images, degree=0.5, seed=1).astype(int) - gpu.variation(images, degree=0.5, seed=1))
     assert diff.mean() < 2
+
+
+@pytest.mark.parametrize("method", ["torch_bicubic", "pil_bicubic"])
+def test_a_model_at_another_resolution_serves_the_private_shape(tmp_path, images, method):
+    from real_mode import write_tiny_model
+
+    write_tiny_model(tmp_path, size=32, channels=3)
+    api = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=4, batch_size=4, device="cpu",
+                                       image_shape=(28, 28, 1), resize_method=method)
+    samples = api.random(3, seed=0)
+    assert samples.shape == (3, 28, 28, 1) and samples.dtype == np.uint8
+    varied = api.variation(images, degree=0.5, seed=1)
+    assert varied.shape == images.shape and varied.dtype == np.uint8
+    np.testing.assert_array_equal(varied, api.variation(images, degree=0.5, seed=1))
+    record = api.describe()
+    assert record["model_image_shape"] == [32, 32, 3] and record["image_shape"] == [28, 28, 1]
+    assert record["resize_method"] == method and record["channels"] == "RGB averaged to grey"
+
+
+def test_same_resolution_reports_no_resize(api):
+    assert api.describe()["resize"] == "none (same resolution)" and api.describe()["resize_method"] is None

@@ -45,8 +45,8 @@ def test_prepare_data_writes_sets_and_manifest(tmp_path):
     assert manifest["sources"]["public"]["procedural_shapes"] == "procedural"
     assert manifest["private_train"]["count"] == 20 and manifest["private_test"]["count"] == 10
     assert sum(manifest["private_train"]["per_class"].values()) == 20
-    assert manifest["public"]["exact_overlap_with_fashion_mnist"] == 0
-    assert manifest["sources"]["fashion_mnist_dir"] == str((tmp_path / "fm").resolve())
+    assert manifest["public"]["exact_overlap_with_private"] == 0
+    assert manifest["sources"]["private_dir"] == str((tmp_path / "fm").resolve())
     assert json.loads((out / "data_manifest.json").read_text()) == manifest
 
 

@@ -2,12 +2,12 @@
 
 from privevo.core.registry import Registry
 
-# A new API: a module with a class that has ``from_params(params, model_dir)`` plus one line here.
+# A new API: a module with a class that has ``from_params(params, *, model_dir, image_shape)`` plus one line here.
 APIS = Registry("PE API", {
     "diffusion": "privevo.apis.diffusion:DiffusionAPI",
 })
 
 
-def make_api(params: dict, model_dir: str):
-    """The API that ``pe.api`` names, built from params."""
-    return APIS.get(params["pe"]["api"], key="pe.api").from_params(params, model_dir=model_dir)
+def make_api(params: dict, model_dir: str, *, image_shape: tuple[int, int, int]):
+    """The API that ``pe.api`` names, built from params, returning images of ``image_shape`` (H, W, C)."""
+    return APIS.get(params["pe"]["api"], key="pe.api").from_params(params, model_dir=model_dir, image_shape=image_shape)

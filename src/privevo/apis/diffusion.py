@@ -3,6 +3,10 @@
 A variation of degree d noises an image forward to the timestep where the last round(d * S) of the S DDIM
 steps begin (``scheduler.add_noise``), then denoises from there with DDIM. Degree 0 returns the image,
 degree 1 is a fresh sample.
+
+The model may work at another resolution or channel count than the private set (a local diffusers model, e.g.
+32x32 RGB for 28x28 grey Fashion-MNIST): the API takes and returns images of the private shape and moves them to
+and from the model's with ``resize_method`` (privevo.io.resize), which ``describe()`` reports.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import torch
 from tqdm.auto import tqdm
 
 from privevo.io.images import check_images
+from privevo.io.resize import RESIZE_METHODS, to_image_shape
 from privevo.apis.base import check_degree
 from privevo.core.devices import resolve_device, resolve_mixed_precision
 from privevo.core.timing import model_time
@@ -79,6 +84,30 @@ def load_unet_and_scheduler_config(model_dir: str | Path):
     return unet, scheduler_config
 
 
+def model_image_shape(model_dir: str | Path) -> tuple[int, int, int]:
+    """(H, W, C) of a diffusers UNet's samples, from its config.json alone (no weights loaded)."""
+    import json
+
+    model_dir = Path(model_dir)
+    config_path = (model_dir / "unet" if (model_dir / "unet").is_dir() else model_dir) / "config.json"
+    if not config_path.exists():
+        raise ModelFolderError(f"no diffusers UNet2DModel config at {config_path}")
+    config = json.loads(config_path.read_text())
+    size = config["sample_size"]
+    height, width = (size, size) if isinstance(size, int) else size
+    return int(height), int(width), int(config["in_channels"])
+
+
+def resize_record(model_shape, image_shape, method: str) -> dict:
+    """What the report says about moving images between the model's shape and the private set's (both H, W, C)."""
+    resizes = tuple(model_shape[:2]) != tuple(image_shape[:2])
+    return {"model_image_shape": list(model_shape), "image_shape": list(image_shape),
+            "resize_method": method if resizes else None,
+            "resize": RESIZE_METHODS[method] if resizes else "none (same resolution)",
+            "channels": ("same" if model_shape[2] == image_shape[2] else
+                         "grey repeated to RGB" if image_shape[2] == 3 else "RGB averaged to grey")}
+
+
 class DiffusionAPI:
     """RANDOM_API and VARIATION_API over a diffusers UNet2DModel with a DDIM sampler."""
 
@@ -88,11 +117,13 @@ class DiffusionAPI:
         scheduler_config,
         *,
         num_inference_steps: int,
-        output_channels: int = 1,
+        image_shape: tuple[int, int, int] | None = None,
+        resize_method: str = "torch_bicubic",
         batch_size: int = 128,
         device: str = "auto",
         mixed_precision: str = "auto",
     ):
+        """``image_shape`` (H, W, C): the images the API takes and returns; None: the model's H and W, grey."""
         from diffusers import DDIMScheduler
 
         self.device = resolve_device(device)
@@ -100,19 +131,37 @@ class DiffusionAPI:
         self.scheduler = DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing")
         self.scheduler.set_timesteps(num_inference_steps)
         self.num_inference_steps = num_inference_steps
-        self.output_channels = output_channels
         self.batch_size = batch_size
         self.mixed_precision, self.mixed_precision_reason = resolve_mixed_precision(mixed_precision, self.device)
         logger.info("sampling in %s on %s (%s)", self.mixed_precision, self.device, self.mixed_precision_reason)
         size = unet.config.sample_size
         self.sample_shape = (unet.config.in_channels, *((size, size) if isinstance(size, int) else size))
+        self.image_shape = tuple(int(d) for d in (image_shape or (*self.sample_shape[1:], 1)))
+        if resize_method not in RESIZE_METHODS:
+            raise ValueError(f"model.resize_method: unknown {resize_method!r}; known: {', '.join(RESIZE_METHODS)}")
+        self.resize_method = resize_method
+        self.resizes = tuple(self.image_shape[:2]) != tuple(self.sample_shape[1:])
+        if self.resizes:
+            logger.info("the model samples %s; images are resized to and from the private %s with %s",
+                        "x".join(map(str, self.sample_shape[1:])), "x".join(map(str, self.image_shape[:2])),
+                        RESIZE_METHODS[resize_method])
+
+    @property
+    def output_channels(self) -> int:
+        return self.image_shape[2]
+
+    def describe(self) -> dict:
+        """How the model's images become the private set's: resolutions, channels and the resize method."""
+        return resize_record((*self.sample_shape[1:], self.sample_shape[0]), self.image_shape, self.resize_method)
 
     @classmethod
-    def from_params(cls, params: dict, *, model_dir: str | Path) -> "DiffusionAPI":
+    def from_params(cls, params: dict, *, model_dir: str | Path, image_shape=None) -> "DiffusionAPI":
         """The API a run's params ask for, over the diffusers model in ``model_dir``."""
         return cls.from_pretrained(
             model_dir,
             num_inference_steps=params["pe"]["num_inference_steps"],
+            image_shape=image_shape,
+            resize_method=params["model"]["resize_method"],
             batch_size=params["pe"]["batch_size"],
             device=params["device"],
             mixed_precision=params["model"]["mixed_precision"],
@@ -144,6 +193,8 @@ class DiffusionAPI:
             return self._denoise_batches(noise, start_index=0, desc=desc)
         start_index = self.num_inference_steps - steps
         t_start = self.scheduler.timesteps[start_index]
+        if self.resizes:
+            images = to_image_shape(images, (*self.sample_shape[1:], images.shape[3]), method=self.resize_method)
         clean = images_to_tensor(images, self.sample_shape[0])
         if clean.shape[1:] != noise.shape[1:]:
             raise ValueError(f"images of shape {tuple(clean.shape[1:])} do not match the model's {self.sample_shape}")
@@ -162,5 +213,8 @@ class DiffusionAPI:
                         eps = self.unet(sample, t).sample
                     sample = self.scheduler.step(eps.float(), t, sample).prev_sample
                     bar.update(len(sample))
-                out.append(tensor_to_images(sample, self.output_channels))
-        return np.concatenate(out) if out else np.zeros((0, *self.sample_shape[1:], self.output_channels), np.uint8)
+                out.append(self._to_private_shape(tensor_to_images(sample, self.output_channels)))
+        return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.uint8)
+
+    def _to_private_shape(self, images: np.ndarray) -> np.ndarray:
+        return to_image_shape(images, self.image_shape, method=self.resize_method) if self.resizes else images

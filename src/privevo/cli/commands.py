@@ -28,9 +28,11 @@ def _layout(params: dict):
 
 
 def _api(params: dict, model_dir: str):
+    """The API over the model in ``model_dir``, returning images of the private set's shape (public metadata)."""
     from privevo.apis import make_api
+    from privevo.data.private import params_image_shape
 
-    return make_api(params, model_dir)
+    return make_api(params, model_dir, image_shape=params_image_shape(params))
 
 
 def _embedder(params: dict):
@@ -93,6 +95,8 @@ def cmd_prepare_data(args) -> int:
     data = params["data"]
     manifest = prepare_data(
         out_dir=Path(args.out_dir or _layout(params).prepared_dir),
+        private_set=data["private_set"],
+        private_dir=data["private_dir"],
         fashion_mnist_dir=data["fashion_mnist_dir"],
         public_sources=data["public_sources"],
         seed=params["seed"],
@@ -250,11 +254,11 @@ def cmd_dpsgd(args) -> int:
 
 
 def cmd_pe_init(args) -> int:
-    from privevo.core.classes import FASHION_MNIST_CLASSES
+    from privevo.core.classes import NUM_CLASSES
     from privevo.pe.loop import initial_population
 
     params = _params(args)
-    images, labels = initial_population(_api(params, args.model), classes=list(range(len(FASHION_MNIST_CLASSES))),
+    images, labels = initial_population(_api(params, args.model), classes=list(range(NUM_CLASSES)),
                                         num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
     _save_population(args.out, images, labels)
     return 0
@@ -399,10 +403,17 @@ def _compute_record(params: dict) -> dict:
     """Where the models ran and in which precision (auto resolves per machine)."""
     from privevo.core.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
 
+    from privevo.apis.diffusion import model_image_shape, resize_record
+    from privevo.data.private import params_image_shape
+
     device = resolve_device(params["device"])
     precision, reason = resolve_mixed_precision(params["model"]["mixed_precision"], device)
-    return {"device": str(device), "mixed_precision_setting": params["model"]["mixed_precision"],
-            "mixed_precision": precision, "mixed_precision_reason": reason, "cpu": cpu_capability_report()}
+    record = {"device": str(device), "mixed_precision_setting": params["model"]["mixed_precision"],
+              "mixed_precision": precision, "mixed_precision_reason": reason, "cpu": cpu_capability_report()}
+    if params["pe"]["api"] == "diffusion":
+        record["images"] = resize_record(model_image_shape(_layout(params).model_dir), params_image_shape(params),
+                                         params["model"]["resize_method"])
+    return record
 
 
 def cmd_audit(args) -> int:

@@ -199,7 +199,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     pe = params["pe"]
     sampler = {"api": pe["api"], "num_samples_per_class": pe["num_samples_per_class"],
                "num_inference_steps": pe["num_inference_steps"], "lookahead_degree": pe["lookahead_degree"],
-               "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"]}
+               "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
+               **output_image_settings(params)}
     base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
     # A run's hash covers everything it depends on except its own seed and privacy setting, which name
     # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
@@ -234,6 +235,14 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
             "robustness": robustness_key, "mix": mix_key, "public": public_key}
 
 
+def output_image_settings(params: dict) -> dict:
+    """What the API's output images depend on beyond the model: the private set's shape (through its name and
+    folder) and how the model's images are resized to it."""
+    data = params["data"]
+    return {"private_set": data["private_set"], "private_dir": data["private_dir"],
+            "resize_method": params["model"]["resize_method"]}
+
+
 def _pick(section: dict, *keys: str) -> dict:
     return {k: section[k] for k in keys}
 
@@ -245,14 +254,14 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1]
 # accountant reruns exactly the jobs that use it.
 RULE_MODULES = {
     "prepare_data": ("data", "core", "io"),
-    "pretrain": ("models/ddpm.py", "apis", "core"),
+    "pretrain": ("models/ddpm.py", "apis", "core", "io/resize.py", "data/private.py"),
     "histogram_private_embeddings": ("embedders",),
-    "pe_initial_samples": ("pe/loop.py", "apis", "core/seeding.py"),
-    "pe_initial_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py"),
+    "pe_initial_samples": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
+    "pe_initial_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
     "privacy_calibration": ("accountants/gdp.py",),
     "histogram": ("pe", "core/seeding.py"),
-    "pe_variation": ("pe/loop.py", "apis", "core/seeding.py"),
-    "pe_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py"),
+    "pe_variation": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
+    "pe_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
     "pe_release": ("reports/privacy.py", "pe/noise.py"),
     "privacy_audit": ("evaluation/audit.py", "pe", "accountants/gdp.py"),
     "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
@@ -292,7 +301,8 @@ def rule_settings(params: dict, rule_name: str):
 
 def _rule_settings(params: dict, rule_name: str):
     pe, model, emb = params["pe"], params["model"], params["embedding"]
-    sampler = {**_pick(pe, "num_inference_steps"), "mixed_precision": model["mixed_precision"], "seed": params["seed"]}
+    sampler = {**_pick(pe, "num_inference_steps"), "mixed_precision": model["mixed_precision"], "seed": params["seed"],
+               **output_image_settings(params)}
     embedding = _pick(emb, "name", "resolution", "inception_path")
     fixed = {
         "prepare_data": {"seed": params["seed"], **params["data"]},

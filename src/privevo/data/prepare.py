@@ -12,14 +12,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from privevo.core.classes import FASHION_MNIST_CLASSES
-from privevo.data.checks import IMAGE_SHAPE, DataSourceError, check_image_set
-from privevo.data.fashion_mnist import find_fashion_mnist_dir, load_fashion_mnist
+from privevo.data.checks import DataSourceError, check_image_set
+from privevo.data.private import load_private_set
 from privevo.data.public import PUBLIC_SOURCES
 from privevo.data.public.animals import DEFAULT_AUGMENTED_COUNT
 from privevo.data.public.natural import DEFAULT_CROPS_COUNT
 from privevo.data.public.procedural import DEFAULT_SHAPES_COUNT
 from privevo.io.artifacts import load_npz, save_images, save_json
+from privevo.io.resize import RESIZE_METHODS, to_image_shape
 
 logger = logging.getLogger(__name__)
 
@@ -161,13 +161,13 @@ def public_data_rng(seed: int) -> np.random.Generator:
 
 
 
-def _private_entry(file: str, images: np.ndarray, labels: np.ndarray) -> dict:
+def _private_entry(file: str, images: np.ndarray, labels: np.ndarray, class_names) -> dict:
     """The manifest's PRIVATE record of one private set: count, per-class counts, digest."""
     return {
         "privacy_label": PRIVATE_LABEL,
         "file": file,
         "count": int(images.shape[0]),
-        "per_class": _per_class(labels, FASHION_MNIST_CLASSES),
+        "per_class": _per_class(labels, class_names),
         "sha256": images_digest(images),
     }
 
@@ -175,6 +175,8 @@ def _private_entry(file: str, images: np.ndarray, labels: np.ndarray) -> dict:
 def prepare_data(
     *,
     out_dir: str | os.PathLike,
+    private_set: str = "fashion_mnist",
+    private_dir: str | os.PathLike | None = None,
     fashion_mnist_dir: str | os.PathLike | None = None,
     public_sources: Sequence[str] | None = None,
     seed: int,
@@ -185,24 +187,32 @@ def prepare_data(
 ) -> dict:
     """Write ``private_train.npz``, ``private_test.npz``, ``public.npz`` and ``data_manifest.json``.
 
-    The public set is checked to share no image byte-for-byte with Fashion-MNIST. Returns the
+    The private set is ``private_set`` (see :mod:`privevo.data.private`). The public sources are 28x28 grey; for a
+    private set of another shape they are resized (PIL bicubic) and grey repeated to RGB, so every set of the run
+    has one image shape. The public set is checked to share no image byte-for-byte with the private set. Returns the
     manifest (counts per set, per class and per public source; source locations; content digests;
     no timings, so the same inputs and seed give the same manifest).
     """
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    private_dir = find_fashion_mnist_dir(fashion_mnist_dir)
-    private = load_fashion_mnist(private_dir)
+    private = load_private_set(private_set, private_dir=private_dir, fashion_mnist_dir=fashion_mnist_dir)
+    class_names, source_dir = private.pop("class_names"), private.pop("source_dir")
+    image_shape = tuple(int(d) for d in private["train"][0].shape[1:])
     if max_private_samples is not None:
         private["train"] = stratified_head(*private["train"], max_private_samples)
     settings = {"augmented_count": augmented_count, "shapes_count": shapes_count, "crops_count": crops_count}
     public_images, source_ids, source_names, source_labels = build_public_set(
         sources=public_sources, rng=public_data_rng(seed), **settings, return_source_labels=True,
     )
+    public_conversion = None
+    if tuple(public_images.shape[1:]) != image_shape:
+        public_conversion = (f"{public_images.shape[1]}x{public_images.shape[2]}x{public_images.shape[3]} -> "
+                             f"{'x'.join(map(str, image_shape))}: {RESIZE_METHODS['pil_bicubic']}, grey repeated to RGB")
+        public_images = to_image_shape(public_images, image_shape, method="pil_bicubic")
     overlap = count_exact_overlap(public_images, np.concatenate([private["train"][0], private["test"][0]]))
     if overlap:
         raise DataSourceError(
-            f"{overlap} public images are exact copies of Fashion-MNIST images; refusing to write them"
+            f"{overlap} public images are exact copies of private ({private_set}) images; refusing to write them"
         )
 
     for split in ("train", "test"):
@@ -215,22 +225,25 @@ def prepare_data(
 
     manifest = {
         "privacy_label": PRIVATE_LABEL,
-        "private_fields": ["private_train", "private_test", "sources.fashion_mnist_dir"],
+        "private_fields": ["private_train", "private_test", "sources.private_dir"],
         "seed": int(seed),
-        "image_shape": list(IMAGE_SHAPE),
-        "class_names": list(FASHION_MNIST_CLASSES),
-        **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split]) for split in ("train", "test")},
+        "private_set": private_set,
+        "image_shape": list(image_shape),
+        "class_names": list(class_names),
+        **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split], class_names)
+           for split in ("train", "test")},
         "public": {
             "file": "public.npz",
             "count": int(public_images.shape[0]),
             "source_names": list(source_names),
             "per_source": _per_class(source_ids, source_names),
             "settings": settings,
-            "exact_overlap_with_fashion_mnist": int(overlap),
+            "conversion": public_conversion,
+            "exact_overlap_with_private": int(overlap),
             "sha256": images_digest(public_images),
         },
         "sources": {
-            "fashion_mnist_dir": str(private_dir.resolve()),
+            "private_dir": str(Path(source_dir).resolve()),
             "public": {name: PUBLIC_SOURCES[name].origin() for name in source_names},
         },
     }

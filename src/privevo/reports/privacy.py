@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privevo.core.classes import FASHION_MNIST_CLASSES
+from privevo.data.private import private_class_names
 from privevo.config.params import histogram_threshold, variation_degrees
 from privevo.pe.noise import noise_record
 
@@ -57,7 +57,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
         "private_data": private_subset_record(params["data"]["max_private_samples"]),
         "public": {
-            "class_set": list(FASHION_MNIST_CLASSES),
+            "private_set": params["data"]["private_set"],
+            "class_set": private_class_names(params["data"]["private_set"], private_dir=params["data"]["private_dir"]),
             "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
             "foundation_model": "pretrained on public data only" if params["model"]["source"] == "pretrain" else params["model"]["local_path"],
             "variation_degrees": variation_degrees(params),

@@ -32,6 +32,8 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
         metrics["audit_accounted_epsilon_one_release"] = privacy["audit"]["accounted_epsilon_one_release"]
     if "compute" in privacy:
         metrics["mixed_precision"] = privacy["compute"]["mixed_precision"]
+        if "images" in privacy["compute"]:
+            metrics["resize"] = privacy["compute"]["images"]["resize"]
     if not privacy["is_dp_release"]:
         metrics["warning"] = privacy["warning"]
     return metrics

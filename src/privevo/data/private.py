@@ -1,0 +1,101 @@
+"""The private set named by ``data.private_set``, whatever its format: its splits, class names and image shape.
+
+The image shape and class names of the private set are public by assumption (like the class set in the
+accountant), so steps outside the privacy boundary may ask for them; they never see an image.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from privevo.core.classes import FASHION_MNIST_CLASSES, NUM_CLASSES
+from privevo.data.checks import IMAGE_SHAPE, DataSourceError
+
+PRIVATE_SETS = ("fashion_mnist", "cifar10", "image_folder")
+IMAGE_FOLDER_SPLITS = ("train", "test")
+
+
+def _require_dir(private_set: str, private_dir) -> Path:
+    if not private_dir:
+        what = ("the cifar-10-batches-py folder (or the folder holding it)" if private_set == "cifar10"
+                else "a folder holding train/ and test/, each with one subfolder of PNGs per class")
+        raise DataSourceError(f"params key data.private_dir: data.private_set {private_set} needs {what}")
+    return Path(private_dir).expanduser()
+
+
+def load_private_set(private_set: str, *, private_dir=None, fashion_mnist_dir=None) -> dict:
+    """``{"train": (images, labels), "test": (images, labels), "class_names": [...], "source_dir": Path}``."""
+    if private_set == "fashion_mnist":
+        from privevo.data.fashion_mnist import find_fashion_mnist_dir, load_fashion_mnist
+
+        source_dir = find_fashion_mnist_dir(fashion_mnist_dir)
+        splits = load_fashion_mnist(source_dir)
+        result = {**splits, "class_names": list(FASHION_MNIST_CLASSES), "source_dir": source_dir}
+    elif private_set == "cifar10":
+        from privevo.data.cifar10 import find_cifar10_dir, load_cifar10
+
+        source_dir = find_cifar10_dir(_require_dir(private_set, private_dir))
+        train, test, class_names = load_cifar10(source_dir)
+        result = {"train": train, "test": test, "class_names": list(class_names), "source_dir": source_dir}
+    elif private_set == "image_folder":
+        from privevo.data.image_folder import load_image_folder
+
+        root = _require_dir(private_set, private_dir)
+        loaded = {split: load_image_folder(root / split) for split in IMAGE_FOLDER_SPLITS}
+        names = {split: loaded[split][2] for split in IMAGE_FOLDER_SPLITS}
+        if names["train"] != names["test"]:
+            raise DataSourceError(f"{root}: train/ and test/ must hold the same class subfolders; "
+                                  f"train has {names['train']}, test has {names['test']}")
+        shapes = {split: loaded[split][0].shape[1:] for split in IMAGE_FOLDER_SPLITS}
+        if shapes["train"] != shapes["test"]:
+            raise DataSourceError(f"{root}: train/ images are {shapes['train']} (H, W, C) but test/ are "
+                                  f"{shapes['test']}; one shape for both splits")
+        result = {split: loaded[split][:2] for split in IMAGE_FOLDER_SPLITS}
+        result.update(class_names=names["train"], source_dir=root)
+    else:
+        raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
+    if len(result["class_names"]) != NUM_CLASSES:
+        raise DataSourceError(f"the private set has {len(result['class_names'])} classes ({result['class_names']}); "
+                              f"the workflow runs {NUM_CLASSES}-class sets")
+    return result
+
+
+def private_image_shape(private_set: str, *, private_dir=None) -> tuple[int, int, int]:
+    """(H, W, C) of the private images, without loading them (an image folder: its first PNG)."""
+    if private_set == "fashion_mnist":
+        return tuple(IMAGE_SHAPE)
+    if private_set == "cifar10":
+        from privevo.data.cifar10 import CIFAR10_IMAGE_SHAPE
+
+        return tuple(CIFAR10_IMAGE_SHAPE)
+    if private_set == "image_folder":
+        from privevo.data.image_folder import _class_dirs, _image_files, _read_image
+
+        root = _require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0]
+        image = _read_image(_image_files(_class_dirs(root)[0])[0], None)
+        return image.size[1], image.size[0], 1 if image.mode == "L" else 3
+    raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
+
+
+def private_class_names(private_set: str, *, private_dir=None) -> list[str]:
+    """The class names of the private set, without loading its images."""
+    if private_set == "fashion_mnist":
+        return list(FASHION_MNIST_CLASSES)
+    if private_set == "cifar10":
+        from privevo.data.cifar10 import CIFAR10_META, find_cifar10_dir, read_cifar10_label_names
+
+        return list(read_cifar10_label_names(find_cifar10_dir(_require_dir(private_set, private_dir)) / CIFAR10_META))
+    if private_set == "image_folder":
+        from privevo.data.image_folder import _class_dirs
+
+        return [d.name for d in _class_dirs(_require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0])]
+    raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
+
+
+def params_image_shape(params: dict) -> tuple[int, int, int]:
+    """The private image shape a run's params name."""
+    data = params["data"]
+    return private_image_shape(data["private_set"], private_dir=data["private_dir"])
+
+
+__all__ = ["PRIVATE_SETS", "load_private_set", "private_image_shape", "private_class_names", "params_image_shape"]
