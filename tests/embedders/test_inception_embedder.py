@@ -20,6 +20,8 @@ def test_inception_missing_file(tmp_path):
         InceptionEmbedder(weights_path=missing)
     msg = str(info.value)
     assert INCEPTION_FILENAME in msg and str(missing) in msg and "https://" in msg
+    # one line that says where to put the file: the params key and the environment variable
+    assert "\n" not in msg and "embedding.inception_path" in msg and INCEPTION_ENV_VAR in msg
     # a folder without the file: the message names the file inside it
     with pytest.raises(FileNotFoundError, match=INCEPTION_FILENAME):
         InceptionEmbedder(weights_path=tmp_path)
@@ -78,9 +80,11 @@ def test_inception_torchscript_round_trip(fake_inception_dir, channels):
     # the module saw float NCHW RGB at 299 x 299, values 0..255 (not normalised)
     np.testing.assert_array_equal(f[:, :3], np.tile([3.0, 299.0, 299.0], (4, 1)))
     assert (f[:, 3] <= 255.0).all() and (f[:, 3] > 1.0).all()
-    # the resize is PIL bicubic on the uint8 image (quantised)
+    # by default the resize is clean-fid's "clean" mode: PIL bicubic per channel in float, clipped to 0..255
     rgb = np.repeat(x, 3, axis=3) if channels == 1 else x
-    expected_mean = [np.asarray(Image.fromarray(im).resize((299, 299), Image.BICUBIC), np.float64).mean() for im in rgb]
+    expected_mean = [np.mean([np.clip(np.asarray(Image.fromarray(im[:, :, c].astype(np.float32), mode="F")
+                                                 .resize((299, 299), Image.BICUBIC), np.float64), 0, 255)
+                              for c in range(3)]) for im in rgb]
     np.testing.assert_allclose(f[:, 4], expected_mean, rtol=1e-5)
     # deterministic, batch-size independent, different images differ
     np.testing.assert_array_equal(f, e.embed(x, batch_size=3, progress=False))
@@ -90,8 +94,10 @@ def test_inception_torchscript_round_trip(fake_inception_dir, channels):
 
 def test_inception_float_resize_mode(fake_inception_dir):
     x = random_images(2, 1, size=16, seed=8)
-    q = InceptionEmbedder(weights_path=fake_inception_dir / INCEPTION_FILENAME).embed(x, progress=False)
-    fl = InceptionEmbedder(weights_path=fake_inception_dir, quantize_after_resize=False).embed(x, progress=False)
+    q = InceptionEmbedder(weights_path=fake_inception_dir / INCEPTION_FILENAME,
+                          quantize_after_resize=True).embed(x, progress=False)
+    fl = InceptionEmbedder(weights_path=fake_inception_dir).embed(x, progress=False)  # the default: clean-fid's float
+    assert InceptionEmbedder(weights_path=fake_inception_dir).config["quantize_after_resize"] is False
     assert q.shape == fl.shape == (2, 2048)
     assert not np.array_equal(q, fl)
     np.testing.assert_allclose(q[:, 4], fl[:, 4], atol=1.0)  # nearly the same mean intensity
@@ -119,3 +125,20 @@ def test_inception_real_weights():
     assert (f >= 0).all()  # pool features follow a ReLU
     np.testing.assert_allclose(f, e.embed(x, batch_size=3, progress=False), atol=1e-4)
     assert np.linalg.norm(f[0] - f[1]) > 1e-3
+
+
+def test_workflow_fid_uses_cleanfid_resize(fake_inception_dir):
+    """The workflow's embedder for embedding.name: inception (fd curve, histogram, clean-fid check) is the
+    Inception FID at 299 with clean-fid's "clean" resize, and the FD curve names it FID."""
+    from privevo.cli import commands
+    from privevo.config.params import load_params
+
+    root = Path(__file__).resolve().parents[2]
+    params = load_params(root / "config" / "smoke.yaml",
+                         ["embedding.name=inception", f"embedding.inception_path={fake_inception_dir}", "device=cpu"])
+    embedder = commands._embedder(params)
+    assert isinstance(embedder, InceptionEmbedder) and embedder.config["quantize_after_resize"] is False
+    assert commands._fd_metric_name(params["embedding"]["name"]) == "FID"
+    x = random_images(2, 3, size=12, seed=9)
+    features = embedder.embed(x, progress=False)
+    np.testing.assert_array_equal(features[:, 1:3], np.full((2, 2), 299.0))  # the module saw 299 x 299

@@ -3,7 +3,7 @@
 # Outputs sit in folders keyed by the evaluation settings, so a change of them never overwrites a result.
 # Reads:  results/embeddings/<embedding>/*, data/prepared/<data>/private_{train,test}.npz, S_0..S_T, <run>/synthetic.npz
 # Writes: results/eval/{reference-<embedding>.npz, real-<real>/*}, <run>/eval-<evaluation>/{fd_curve.*, downstream*,
-#         classifiers.{safetensors,json}, metrics.json}, results/eval/prior-<base>/<evaluation>/downstream* (the public prior)
+#         classifiers.{safetensors,json}, metrics.json, cleanfid_check.json (Inception runs)}, results/eval/prior-<base>/<evaluation>/downstream* (the public prior)
 
 
 rule eval_reference_stats:
@@ -42,6 +42,33 @@ rule eval_fd_curve:
     shell:
         "{PRIVEVO} --threads {threads} eval-fd-curve {PARAMS} {params.run} --reference {input.reference} "
         "--populations {input.populations} --out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
+
+
+# Inception runs only: privevo's FID next to clean-fid's compute_fid on the same images, against the private
+# training set (the reference of the FD curve and of the paper's FID). Where clean-fid does not import (no
+# working torchvision), the step writes a record saying so; either way eval_metrics reads it.
+CLEANFID_CHECK = config["embedding"]["name"] == "inception"
+
+
+rule eval_cleanfid_check:
+    input:
+        synthetic=P.synthetic,
+        real=lambda w: layout_of("run")(w).private_train,
+    output:
+        check=P.cleanfid_check,
+    params:
+        settings=settings("eval_cleanfid_check", "run"),
+        run=overrides("run"),
+    threads: HEAVY_THREADS
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        gpu=GPU,
+    log:
+        P.eval_dir + "/logs/eval_cleanfid_check.log",
+    shell:
+        "{PRIVEVO} --threads {threads} eval-cleanfid-check {PARAMS} {params.run} --synthetic {input.synthetic} "
+        "--real {input.real} --out {output.check} > {log} 2>&1"
 
 
 rule eval_downstream:
@@ -171,8 +198,11 @@ rule eval_metrics:
         fd_curve=P.fd_curve,
         downstream=P.downstream,
         real=lambda w: layout_of("run")(w).real_downstream,
+        cleanfid=[P.cleanfid_check] if CLEANFID_CHECK else [],
     output:
         metrics=P.metrics,
+    params:
+        cleanfid=lambda w, input: f"--cleanfid-check {input.cleanfid}" if input.cleanfid else "",
     resources:
         mem_mb=1000,
         runtime=5,
@@ -180,4 +210,4 @@ rule eval_metrics:
         P.eval_dir + "/logs/eval_metrics.log",
     shell:
         "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
-        "--real {input.real} --run {wildcards.run} --out {output.metrics} > {log} 2>&1"
+        "--real {input.real} {params.cleanfid} --run {wildcards.run} --out {output.metrics} > {log} 2>&1"

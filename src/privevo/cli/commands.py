@@ -80,8 +80,12 @@ def cmd_plan(args) -> int:
 
     params = _params(args)
     plan = plan_run(params)
-    cost, source, notes = resolve_cost(params, args.seconds_per_image_step)
-    projection = project_time(plan, cost, source=source)
+    try:
+        cost, source, notes = resolve_cost(params, args.seconds_per_image_step, args.cost)
+    except ValueError as exc:
+        raise SystemExit(f"privevo plan: {exc}") from None
+    projection = None if cost is None else project_time(plan, cost, source=source,
+                                                         devices=tuple(dict.fromkeys(args.devices)))
     print(format_plan(plan, projection, notes))
     if args.json:
         save_json(args.json, {**plan, "projection": projection, "notes": notes})
@@ -501,6 +505,27 @@ def cmd_eval_fd_curve(args) -> int:
     return 0
 
 
+def cmd_eval_cleanfid_check(args) -> int:
+    """privevo's Inception FID next to clean-fid's compute_fid on the same images (where clean-fid imports)."""
+    from privevo.core.devices import resolve_device
+    from privevo.evaluation.cleanfid_check import cleanfid_check, skipped
+    from privevo.io.artifacts import load_images, save_json
+
+    params = _params(args)
+    emb = params["embedding"]
+    if emb["name"] != "inception":
+        record = skipped(f"embedding.name is {emb['name']!r}: only Inception features give an FID to compare")
+    else:
+        synthetic, _ = load_images(args.synthetic, num_classes=None)
+        real, _ = load_images(args.real, num_classes=None)
+        record = cleanfid_check(synthetic, real, weights=emb["inception_path"],
+                                device=str(resolve_device(params["device"])), batch_size=emb["batch_size"])
+    record.update(synthetic=str(args.synthetic), real=str(args.real))
+    save_json(args.out, record)
+    print(json.dumps(record, indent=2))
+    return 0
+
+
 def cmd_eval_downstream(args) -> int:
     from privevo.evaluation.downstream import downstream_accuracy
     from privevo.io.artifacts import load_images, load_npz, save_csv, save_json
@@ -581,7 +606,8 @@ def cmd_eval_metrics(args) -> int:
     from privevo.reports.summary import run_metrics
 
     metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
-                          fd_curve=pd.read_csv(args.fd_curve), run=args.run or str(Path(args.privacy).parent))
+                          fd_curve=pd.read_csv(args.fd_curve), run=args.run or str(Path(args.privacy).parent),
+                          cleanfid_check=load_json(args.cleanfid_check) if args.cleanfid_check else None)
     save_json(args.out, metrics)
     print(json.dumps(metrics, indent=2))
     return 0

@@ -43,6 +43,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -61,9 +71,16 @@ def build_parser() -> argparse.ArgumentParser:
     step("validate-params", commands.cmd_validate_params, "check params.yaml against the schema and print derived settings")
     p = step("plan", commands.cmd_plan, "count a PE run's model calls (images, image-steps, UNet batches, embedder "
              "forwards) and project its time, without loading a model")
-    p.add_argument("--seconds-per-image-step", type=_positive_float, metavar="SECONDS",
-                   help="cost of one image through one DDIM step (default: the measured CPU value in the README, "
-                   "for the default UNet only)")
+    cost = p.add_mutually_exclusive_group()
+    cost.add_argument("--seconds-per-image-step", type=_positive_float, metavar="SECONDS",
+                      help="measured cost of one image through one DDIM step (default: the measured CPU value in the "
+                      "README, for the default UNet only; none for device: cuda)")
+    cost.add_argument("--cost", metavar="NAME",
+                      help="project with a named cost that was not measured here, derived from a cited public figure "
+                      "(config/plan.py ASSUMED_SECONDS_PER_IMAGE_STEP, e.g. ddpm-cifar10-tpu-v3-8); labelled "
+                      "'assumed' in the output")
+    p.add_argument("--devices", type=_positive_int, nargs="+", default=[1, 8], metavar="N",
+                   help="project the wall time on N devices (default: 1 8); device-hours do not depend on N")
     p.add_argument("--json", help="also write the numbers as JSON here")
     p = step("prepare-data", commands.cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
     p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
@@ -158,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-png", required=True)
+    p = step("eval-cleanfid-check", commands.cmd_eval_cleanfid_check,
+             "privevo's Inception FID next to clean-fid's compute_fid on the same images (evaluation); writes a "
+             "skipped record where clean-fid does not import")
+    p.add_argument("--synthetic", required=True, help="synthetic.npz of the run")
+    p.add_argument("--real", required=True, help="the real images (.npz) both FIDs are measured against")
+    p.add_argument("--out", required=True, help="JSON with both FIDs and their difference")
     p = step("eval-downstream", commands.cmd_eval_downstream, "train the small CNN on a set, test on the real test split")
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
@@ -203,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--downstream", required=True)
     p.add_argument("--real", required=True)
     p.add_argument("--run", help="the run's key (default: the privacy report's folder)")
+    p.add_argument("--cleanfid-check", help="cleanfid_check.json of the run (Inception runs): both FIDs go in")
     p.add_argument("--out", required=True)
     p = step("publish", commands.cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
     p.add_argument("--metrics", required=True)

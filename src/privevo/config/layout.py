@@ -104,6 +104,7 @@ class Layout:
         self.eval_dir = f"{self.run_dir}/eval-{self.keys['evaluation']}"
         self.fd_curve = f"{self.eval_dir}/fd_curve.csv"
         self.fd_plot = f"{self.eval_dir}/fd_curve.png"
+        self.cleanfid_check = f"{self.eval_dir}/cleanfid_check.json"  # Inception runs: privevo's FID vs clean-fid's
         self.downstream = f"{self.eval_dir}/downstream.json"
         self.downstream_curves = f"{self.eval_dir}/downstream_curves.csv"
         self.downstream_plot = f"{self.eval_dir}/downstream_curves.png"
@@ -265,6 +266,7 @@ RULE_MODULES = {
     "pe_release": ("reports/privacy.py", "pe/noise.py"),
     "privacy_audit": ("evaluation/audit.py", "pe", "accountants/gdp.py"),
     "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
+    "eval_cleanfid_check": ("evaluation/cleanfid_check.py", "evaluation/frechet.py", "embedders"),
     "eval_downstream": ("models/classifier.py", "models/io.py"),
     "eval_downstream_real": ("models/classifier.py", "models/io.py"),
     "eval_robustness": ("evaluation/robustness", "models/classifier.py", "models/io.py"),
@@ -320,6 +322,7 @@ def _rule_settings(params: dict, rule_name: str):
         "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
         "eval_fd_curve": {**embedding, "fd_per_class": params["evaluation"]["fd_per_class"]},
+        "eval_cleanfid_check": embedding,
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
                                       "max_test_samples"),

@@ -14,7 +14,9 @@ image is copied, no model call), so its image-steps are images x round(d * S). U
 k lookahead variations of every candidate (k = 0: the candidates themselves) in one ``embed`` call per job
 (per class shard when pe.shards > 1), in batches of embedding.batch_size.
 
-Projected time = image-steps x seconds per image-step, measured on one machine for one model.
+Projected time = image-steps x seconds per image-step, measured on one machine for one model. On accelerators:
+device-hours (GPU-hours) = image-steps x seconds per image-step / 3600, and the wall time on N devices is that over
+N (a perfect split) or, split by whole class shards, set by the device holding ceil(10 / N) classes.
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ MEASUREMENT_NOTES = {
     "cpu-avx2-fp32-default-unet": (
         "the default params.yaml UNet (block_out_channels [16, 32, 64], 1 layer per block, no attention), fp32, "
         "batch 128, on a 2-core AVX2-only AMD EPYC CPU (README, Measured; benchmarks/bench_precision.py)"
+    ),
+}
+# Costs per image-step that were NOT measured here, each derived from a cited public figure; `privevo plan --cost NAME`
+# uses one and every output labels it "assumed".
+ASSUMED_SECONDS_PER_IMAGE_STEP = {
+    # Ho, Jain, Abbeel, "Denoising Diffusion Probabilistic Models" (NeurIPS 2020, arXiv:2006.11239), Appendix B:
+    # their 35.7M-parameter CIFAR-10 UNet samples a batch of 256 images in 17 s on a TPU v3-8 (which the authors
+    # compare to 8 V100 GPUs) with T = 1000 steps: 17 / (256 x 1000) s per image-step.
+    "ddpm-cifar10-tpu-v3-8": 17.0 / (256 * 1000),
+}
+ASSUMPTION_NOTES = {
+    "ddpm-cifar10-tpu-v3-8": (
+        "ASSUMED, not measured: 17 s per batch of 256 CIFAR-10 images x 1000 steps for the 35.7M-parameter DDPM "
+        "CIFAR-10 UNet (google/ddpm-cifar10-32) on one TPU v3-8 (Ho et al. 2020, arXiv:2006.11239, App. B), taken "
+        "as the cost of one device; a GPU's own cost is a timing run's 'unet' model seconds over its image-steps "
+        "(--seconds-per-image-step)"
     ),
 }
 # The UNet the measurement is for (params.yaml's model section, pretrained here).
@@ -122,6 +140,8 @@ def project_time(plan: dict, seconds_per_image_step: float, *, source: str,
     """
     if not (seconds_per_image_step > 0 and math.isfinite(seconds_per_image_step)):
         raise ValueError(f"seconds per image-step must be positive, got {seconds_per_image_step!r}")
+    if not devices or any(int(d) != d or d < 1 for d in devices):
+        raise ValueError(f"device counts must be positive integers, got {devices!r}")
     image_steps = plan["totals"]["image_steps"]
     seconds = image_steps * seconds_per_image_step
     classes = plan["settings"]["classes"]
@@ -129,6 +149,7 @@ def project_time(plan: dict, seconds_per_image_step: float, *, source: str,
         "seconds_per_image_step": seconds_per_image_step, "source": source,
         "image_steps_per_device_hour": 3600.0 / seconds_per_image_step,
         "seconds": seconds,
+        "device_hours": seconds / 3600.0,
         "hours": {str(d): seconds / 3600.0 / d for d in devices},
         "hours_class_shards": {str(d): seconds / 3600.0 * math.ceil(classes / min(d, classes)) / classes
                                for d in devices},
@@ -136,10 +157,27 @@ def project_time(plan: dict, seconds_per_image_step: float, *, source: str,
     }
 
 
-def resolve_cost(params: dict, seconds_per_image_step: float | None) -> tuple[float, str, list[str]]:
-    """The cost per image-step to project with, where it comes from, and notes on how far it applies."""
+def resolve_cost(params: dict, seconds_per_image_step: float | None, assumption: str | None = None
+                 ) -> tuple[float | None, str, list[str]]:
+    """The cost per image-step to project with, where it comes from, and notes on how far it applies.
+
+    For a params file that samples on CUDA (device: cuda) the CPU measurement says nothing, so without
+    ``seconds_per_image_step`` or a named ``assumption`` the cost is None: the plan counts, and projects nothing.
+    """
+    if seconds_per_image_step is not None and assumption is not None:
+        raise ValueError("give a measured --seconds-per-image-step or an assumed --cost, not both")
     if seconds_per_image_step is not None:
         return float(seconds_per_image_step), "--seconds-per-image-step", []
+    if assumption is not None:
+        if assumption not in ASSUMED_SECONDS_PER_IMAGE_STEP:
+            raise ValueError(f"unknown cost assumption {assumption!r}; choose from "
+                             f"{', '.join(ASSUMED_SECONDS_PER_IMAGE_STEP)}")
+        return ASSUMED_SECONDS_PER_IMAGE_STEP[assumption], f"assumed: {assumption}", [ASSUMPTION_NOTES[assumption]]
+    if params["device"] == "cuda":
+        return None, "none", [
+            "device is cuda: there is no measured GPU cost, so nothing is projected; give --seconds-per-image-step "
+            "(measured on your GPU) or --cost with a cited assumption (" + ", ".join(ASSUMED_SECONDS_PER_IMAGE_STEP)
+            + "); then GPU-hours = image-steps x seconds per image-step / 3600"]
     notes = [f"the cost is the one measurement we have, {DEFAULT_MEASUREMENT} = "
              f"{MEASURED_SECONDS_PER_IMAGE_STEP[DEFAULT_MEASUREMENT]:g} s per image-step: "
              f"{MEASUREMENT_NOTES[DEFAULT_MEASUREMENT]}",
@@ -160,8 +198,8 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
-def format_plan(plan: dict, projection: dict, notes: list[str] = ()) -> str:
-    """The plan and its projection as a human-readable table."""
+def format_plan(plan: dict, projection: dict | None, notes: list[str] = ()) -> str:
+    """The plan and its projection (None: counts only) as a human-readable table."""
     s = plan["settings"]
     lines = [
         f"PE run: {s['classes']} classes x N = {s['num_samples_per_class']}, T = {s['num_iterations']}, "
@@ -173,16 +211,20 @@ def format_plan(plan: dict, projection: dict, notes: list[str] = ()) -> str:
     ]
     header = ("step", "t", "kind", "degree", "steps", "images", "image-steps", "UNet batches", "embedded",
               "emb. batches", "projected")
+    cost = projection["seconds_per_image_step"] if projection else None
+
+    def projected(image_steps: int) -> str:
+        return _duration(image_steps * cost) if cost else "-"
+
     step_rows = [(r["step"], str(r["iteration"]), r["kind"], f"{r['degree']:g}", str(r["steps_per_image"]),
                   f"{r['images']:,}", f"{r['image_steps']:,}", f"{r['unet_batches']:,}", f"{r['embedder_images']:,}",
-                  f"{r['embedder_batches']:,}", _duration(sec))
-                 for r, sec in zip(plan["steps"], projection["step_seconds"])]
-    cost = projection["seconds_per_image_step"]
+                  f"{r['embedder_batches']:,}", projected(r["image_steps"]))
+                 for r in plan["steps"]]
     total_rows = [(f"total {kind}", "", "", "", "", f"{t['images']:,}", f"{t['image_steps']:,}",
                    f"{t['unet_batches']:,}", f"{t['embedder_images']:,}", f"{t['embedder_batches']:,}",
-                   _duration(t["image_steps"] * cost))
+                   projected(t["image_steps"]))
                   for kind, t in [*plan["by_kind"].items(), ("", plan["totals"])]]
-    total_rows[-1] = ("TOTAL", *total_rows[-1][1:-1], _duration(projection["seconds"]))
+    total_rows[-1] = ("TOTAL", *total_rows[-1][1:])
     widths = [max(len(row[i]) for row in (header, *step_rows, *total_rows)) for i in range(len(header))]
 
     def line(row) -> str:
@@ -190,12 +232,19 @@ def format_plan(plan: dict, projection: dict, notes: list[str] = ()) -> str:
 
     separator = "  ".join("-" * w for w in widths)
     lines += [line(header), separator, *map(line, step_rows), separator, *map(line, total_rows)]
-    lines += [
-        "",
-        f"cost: {cost:g} s per image-step ({projection['source']}) = "
-        f"{projection['image_steps_per_device_hour']:,.0f} image-steps per device-hour",
-    ]
-    for d, hours in projection["hours"].items():
+    image_steps = plan["totals"]["image_steps"]
+    lines.append("")
+    if projection is None:
+        lines.append(f"projected: nothing (no cost per image-step for this device); device-hours = {image_steps:,} "
+                     "image-steps x seconds per image-step / 3600, wall time on N devices = device-hours / N")
+    else:
+        lines += [
+            f"cost: {cost:g} s per image-step ({projection['source']}) = "
+            f"{projection['image_steps_per_device_hour']:,.0f} image-steps per device-hour",
+            f"device-hours (GPU-hours on GPUs) = {image_steps:,} image-steps x {cost:g} s / 3600 = "
+            f"{projection['device_hours']:.3g} h, whatever the number of devices",
+        ]
+    for d, hours in (projection["hours"] if projection else {}).items():
         if d == "1":
             lines.append(f"projected UNet time on 1 device: {hours:.3g} h ({_duration(hours * 3600)})")
         else:

@@ -38,11 +38,16 @@ def find_inception_weights(weights_path: str | os.PathLike | None = None) -> Pat
     for c in candidates:
         if c.is_file():
             return c
+    raise FileNotFoundError(missing_weights_message(candidates))
+
+
+def missing_weights_message(candidates: list[Path]) -> str:
+    """One line: which file is missing, where it was looked for, where to put it and where to get it."""
     where = ", ".join(str(c) for c in candidates)
-    raise FileNotFoundError(
-        f"Inception FID weights {INCEPTION_FILENAME} not found (looked for: {where}). It is never downloaded "
-        f"at run time: fetch the official TorchScript file from {INCEPTION_URL} on a machine with internet, "
-        f"then pass its path as weights_path or set {INCEPTION_ENV_VAR}."
+    return (
+        f"Inception FID weights {INCEPTION_FILENAME} not found (looked for: {where}); privevo never downloads it: "
+        f"fetch {INCEPTION_URL} on a machine with internet, copy it here and set embedding.inception_path in the "
+        f"params file (or {INCEPTION_ENV_VAR}, or weights_path in Python) to the file or its folder"
     )
 
 
@@ -51,9 +56,11 @@ class InceptionEmbedder(Embedder):
 
     Follows clean-fid: each image is resized to 299 x 299 with PIL bicubic and fed as float 0..255
     (the TorchScript itself normalises with (x - 128) / 128 and skips its internal resize at 299);
-    features come from ``model(x, return_features=True)``. With ``quantize_after_resize=True``
-    (default) the PIL resize runs on uint8 images, so the resized images stay uint8-quantised;
-    ``False`` resizes each channel in float (clean-fid's "clean" mode, no quantisation).
+    features come from ``model(x, return_features=True)``. By default (``quantize_after_resize=False``)
+    each channel is resized in float and clipped to 0..255, without quantisation: clean-fid's "clean" mode
+    (``build_resizer("clean")``), so privevo's FID is the number clean-fid reports on the same images.
+    ``True`` runs the PIL resize on the uint8 image instead, so the resized images stay uint8-quantised
+    (not clean-fid's convention).
     """
 
     name: ClassVar[str] = "inception"
@@ -64,7 +71,7 @@ class InceptionEmbedder(Embedder):
         *,
         weights_path: str | os.PathLike | None = None,
         device: str = "cpu",
-        quantize_after_resize: bool = True,
+        quantize_after_resize: bool = False,
     ) -> None:
         path = find_inception_weights(weights_path)
         self.device = resolve_device(device)

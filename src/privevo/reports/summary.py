@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 
-def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: str) -> dict:
-    """metrics.json of a run: the privacy triple, FD and accuracy (the last two read private data)."""
+def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: str,
+                cleanfid_check: dict | None = None) -> dict:
+    """metrics.json of a run: the privacy triple, FD and accuracy (the last two read private data), and with
+    Inception features the clean-fid cross-check (both FIDs where clean-fid imports, else why it was skipped)."""
     overall = fd_curve[fd_curve["class"] == "all"].sort_values("iteration")
     metrics = {
         "epsilon": privacy["epsilon"],
@@ -30,6 +32,8 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
     if "audit" in privacy:
         metrics["audit_epsilon_lower_bound"] = privacy["audit"]["epsilon_lower_bound"]
         metrics["audit_accounted_epsilon_one_release"] = privacy["audit"]["accounted_epsilon_one_release"]
+    if cleanfid_check is not None:
+        metrics.update(cleanfid_metrics(cleanfid_check))
     if "compute" in privacy:
         metrics["mixed_precision"] = privacy["compute"]["mixed_precision"]
         if "images" in privacy["compute"]:
@@ -44,13 +48,28 @@ SUMMARY_COLUMNS = ["run", "seed", "epsilon", "delta", "noise_multiplier", "num_i
                    "real_data_accuracy_mean", "num_synthetic"]
 
 
+# The clean-fid cross-check's columns: only in tables of runs that have one (Inception runs).
+CLEANFID_COLUMNS = ["fid_privevo", "fid_cleanfid", "fid_difference", "cleanfid_check"]
+
+
+def cleanfid_metrics(check: dict) -> dict:
+    """The cross-check's numbers for metrics.json: both FIDs on the same images and their difference, or
+    ``cleanfid_check: skipped (<reason>)``."""
+    if check.get("status") != "compared":
+        return {"cleanfid_check": f"skipped ({check.get('reason', 'no reason given')})"}
+    return {"fid_privevo": check["privevo_fid"], "fid_cleanfid": check["cleanfid_fid"],
+            "fid_difference": check["difference"], "cleanfid_check": "compared",
+            "cleanfid_check_images": f"{check['num_synthetic']} synthetic vs {check['num_real']} real"}
+
+
 def summary_table(metrics: list[dict]):
     """One row per run, as a DataFrame and as Markdown; runs that are not DP releases are flagged in bold."""
     import pandas as pd
 
-    frame = pd.DataFrame(metrics, columns=SUMMARY_COLUMNS)
+    columns = SUMMARY_COLUMNS + [c for c in CLEANFID_COLUMNS if any(c in m for m in metrics)]
+    frame = pd.DataFrame(metrics, columns=columns)
     frame["is_dp_release"] = frame["is_dp_release"].fillna(True).astype(bool)
-    lines = ["| " + " | ".join(SUMMARY_COLUMNS) + " |", "|" + "---|" * len(SUMMARY_COLUMNS)]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in frame.itertuples(index=False):
         cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
