@@ -28,7 +28,8 @@ def raise_(exc):
 
 
 @pytest.mark.parametrize("exc", [torch.cuda.OutOfMemoryError(CUDA_OOM), RuntimeError(CPU_OOM), MemoryError(),
-                                 RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)")])
+                                 RuntimeError("MPS backend out of memory (MPS allocated: 1 GB)"),
+                                 RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate`")])
 def test_every_allocator_message_counts_as_out_of_memory(exc):
     assert is_out_of_memory(exc)
 

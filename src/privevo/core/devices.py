@@ -34,8 +34,9 @@ def resolve_device(device: str | torch.device) -> torch.device:
 # --- out of memory --------------------------------------------------------------------------------------------
 #
 # How each allocator says it ran out: CUDA raises torch.cuda.OutOfMemoryError ("CUDA out of memory"), the CPU
-# allocator a RuntimeError ("DefaultCPUAllocator: can't allocate memory"), MPS "MPS backend out of memory".
-OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+# allocator a RuntimeError ("DefaultCPUAllocator: can't allocate memory"), MPS "MPS backend out of memory",
+# and cuBLAS / cuDNN handles that find no memory left "CUBLAS_STATUS_ALLOC_FAILED" / "CUDNN_STATUS_ALLOC_FAILED".
+OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "status_alloc_failed")
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
