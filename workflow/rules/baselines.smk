@@ -22,8 +22,7 @@ rule baseline_dpsgd:
     threads: HEAVY_THREADS
     resources:
         mem_mb=6000,
-        runtime=120,
-        gpu=GPU,
+        runtime=120,  # no gpu: the small CNN trains with opacus on the CPU (privevo.models.dpsgd)
     log:
         P.dpsgd_dir + "/logs/baseline_dpsgd.log",
     shell:
@@ -51,8 +50,7 @@ rule baseline_mix:
     threads: HEAVY_THREADS
     resources:
         mem_mb=6000,
-        runtime=120,
-        gpu=GPU,
+        runtime=120,  # no gpu: the small CNN trains with opacus on the CPU (privevo.models.dpsgd)
     log:
         P.mix_dir + "/logs/baseline_mix.log",
     shell:

@@ -33,6 +33,10 @@ wildcard_constraints:
 HEAVY_THREADS = 8
 # Rules that can use CUDA declare a GPU when params.yaml asks for one (device: cuda); on a CPU cluster
 # (device: cpu or auto) they request none, so a scheduler never waits for a GPU the job would not use.
+# Those are the steps that run the UNet (pretrain, pe-init, pe-variation, pe-lookahead), an embedder
+# (embed-private, pe-lookahead, eval-fd-curve) or many nearest-neighbour searches (pe-histogram, audit).
+# The downstream CNN (eval-downstream, public-classifier, dpsgd, robustness) trains on the CPU, so its
+# rules declare none; tests/workflow/test_gpu_resources.py keeps the two lists in step.
 GPU = 1 if config["device"] == "cuda" else 0
 
 

@@ -141,6 +141,7 @@ rule privacy_audit:
     resources:
         mem_mb=4000,
         runtime=30,
+        gpu=GPU,  # thousands of nearest-neighbour searches, on the GPU like the histogram's
     log:
         P.run_log("privacy_audit_{audit}"),
     shell:

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from privevo.io.images import check_images
 from privevo.io.resize import RESIZE_METHODS, to_image_shape
 from privevo.apis.base import check_degree
-from privevo.core.devices import resolve_device, resolve_mixed_precision
+from privevo.core.devices import out_of_memory_hint, resolve_device, resolve_mixed_precision
 from privevo.core.timing import model_time
 
 logger = logging.getLogger("privevo.apis.diffusion")
@@ -205,7 +205,8 @@ class DiffusionAPI:
     def _denoise_batches(self, x: torch.Tensor, *, start_index: int, desc: str) -> np.ndarray:
         timesteps = self.scheduler.timesteps[start_index:]
         out = []
-        with tqdm(total=len(x) * len(timesteps), desc=desc, unit="img-step", leave=False) as bar:
+        with out_of_memory_hint("pe.batch_size", self.batch_size, self.device), \
+                tqdm(total=len(x) * len(timesteps), desc=desc, unit="img-step", leave=False) as bar:
             for begin in range(0, len(x), self.batch_size):
                 sample = x[begin : begin + self.batch_size].to(self.device)
                 for t in timesteps:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
+from typing import Iterator
 
 import torch
+
+from privevo.core.errors import BatchTooLargeError
 
 logger = logging.getLogger("privevo.core.devices")
 
@@ -25,6 +29,49 @@ def resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available (use 'cpu' or 'auto')")
     return dev
+
+
+# --- out of memory --------------------------------------------------------------------------------------------
+#
+# How each allocator says it ran out: CUDA raises torch.cuda.OutOfMemoryError ("CUDA out of memory"), the CPU
+# allocator a RuntimeError ("DefaultCPUAllocator: can't allocate memory"), MPS "MPS backend out of memory",
+# and cuBLAS / cuDNN handles that find no memory left "CUBLAS_STATUS_ALLOC_FAILED" / "CUDNN_STATUS_ALLOC_FAILED".
+OUT_OF_MEMORY_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory", "status_alloc_failed")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says a device (or the host) ran out of memory."""
+    if isinstance(exc, (torch.cuda.OutOfMemoryError, MemoryError)):
+        return True
+    if isinstance(exc, RuntimeError):
+        text = str(exc).lower()
+        return any(message in text for message in OUT_OF_MEMORY_MESSAGES)
+    return False
+
+
+@contextlib.contextmanager
+def out_of_memory_hint(setting: str, batch_size: int, device: str | torch.device | None = None) -> Iterator[None]:
+    """Turn running out of memory inside the block into :class:`BatchTooLargeError` naming ``setting``.
+
+    ``setting`` is the params key that sized the batch (e.g. ``"pe.batch_size"``), ``batch_size`` its value;
+    the message suggests half of it. Any other error passes through unchanged.
+    """
+    try:
+        yield
+    except (RuntimeError, MemoryError) as exc:
+        if not is_out_of_memory(exc):
+            raise
+        where = f" on {device}" if device is not None else ""
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if len(first_line) > 160:  # CUDA's message goes on about allocator settings
+            first_line = first_line[:157] + "..."
+        if batch_size > 1:
+            advice = f"set {setting} to {max(1, batch_size // 2)} or lower"
+        else:
+            advice = "a batch of 1 does not fit: use a smaller model or resolution, or a device with more memory"
+        raise BatchTooLargeError(
+            f"params key {setting}: out of memory{where} with batches of {batch_size}; {advice} ({first_line})"
+        ) from exc
 
 
 # --- mixed precision ---------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 from tqdm.auto import tqdm
 
+from privevo.core.devices import out_of_memory_hint
 from privevo.io.images import check_images
 
 logger = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ class Embedder(abc.ABC):
     """
 
     name: ClassVar[str] = "embedder"
+    # The params key that sizes the batches of :meth:`embed`, named when a batch does not fit in memory.
+    batch_size_setting: ClassVar[str] = "embedding.batch_size"
 
     @property
     @abc.abstractmethod
@@ -66,7 +69,8 @@ class Embedder(abc.ABC):
         start = time.perf_counter()
         starts = range(0, n, batch_size)
         for i in tqdm(starts, desc=f"embed[{self.name}]", unit="batch", disable=not progress or n == 0):
-            feats = self._embed_batch(images[i : i + batch_size])
+            with out_of_memory_hint(self.batch_size_setting, batch_size, getattr(self, "device", None)):
+                feats = self._embed_batch(images[i : i + batch_size])
             if feats.shape != (min(batch_size, n - i), self.dim):
                 raise RuntimeError(
                     f"{type(self).__name__}: a batch of {min(batch_size, n - i)} images gave features of "

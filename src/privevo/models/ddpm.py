@@ -17,7 +17,7 @@ from tqdm.auto import tqdm
 from privevo.core import seeding
 from privevo.io.artifacts import atomic_path, save_csv, save_json
 from privevo.io.images import check_images
-from privevo.core.devices import resolve_device, resolve_mixed_precision
+from privevo.core.devices import out_of_memory_hint, resolve_device, resolve_mixed_precision
 from privevo.apis.diffusion import autocast, images_to_tensor
 from privevo.core.timing import model_time
 
@@ -107,11 +107,12 @@ def pretrain(images: np.ndarray, *, model_params: dict, out_dir: str | Path, see
         noise = torch.randn_like(clean)
         timesteps = torch.randint(0, scheduler.config.num_train_timesteps, (batch_size,), device=dev)
         noisy = scheduler.add_noise(clean, noise, timesteps)
-        with model_time("unet_train"), autocast(dev, precision):
+        with out_of_memory_hint("model.batch_size", batch_size, dev), model_time("unet_train"), \
+                autocast(dev, precision):
             prediction = unet(noisy, timesteps).sample
         loss = torch.nn.functional.mse_loss(prediction.float(), noise)
         optimizer.zero_grad(set_to_none=True)
-        with model_time("unet_train"):
+        with out_of_memory_hint("model.batch_size", batch_size, dev), model_time("unet_train"):
             loss.backward()
         torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
         optimizer.step()
