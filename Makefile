@@ -49,8 +49,12 @@ smoke: setup
 	$(BIN)/python workflow/scripts/unlock_if_stale.py --config params_file=$(SMOKE_PARAMS)
 	$(BIN)/snakemake --cores all --config params_file=$(SMOKE_PARAMS)
 
+# Two pytest workers (pytest-xdist): the workflow tests that run Snakemake in this folder stay on one, one at a
+# time (tests/conftest.py groups them); everything else runs beside them. PYTEST_PARALLEL= runs one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+
 test: setup
-	$(BIN)/python -m pytest -m "not gpu" -q
+	$(BIN)/python -m pytest -m "not gpu" -q $(PYTEST_PARALLEL)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py

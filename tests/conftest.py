@@ -13,9 +13,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+# Workflow tests that run Snakemake in the repository root share its .snakemake locks (and the make test clears
+# a stale lock only when no other Snakemake runs there): under pytest-xdist they run on one worker, one at a time.
+ROOT_SNAKEMAKE_FILES = {"test_workflow.py", "test_make.py", "test_profiles.py"}
+
+
 def pytest_collection_modifyitems(config, items):
     import torch
 
+    for item in items:
+        if item.path.name in ROOT_SNAKEMAKE_FILES:
+            item.add_marker(pytest.mark.xdist_group("root-snakemake"))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
@@ -25,11 +33,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def snakemake(*args, params_file, check=True):
-    """Run Snakemake from the repository root on ``params_file``; return the completed process."""
+def snakemake(*args, params_file, check=True, workdir=None):
+    """Run Snakemake on ``params_file`` from the repository root, or from ``workdir`` (its own .snakemake
+    records and locks, so it can run beside another Snakemake in the root); return the completed process."""
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "HF_HUB_OFFLINE": "1"}
-    return subprocess.run([str(BIN / "snakemake"), "--cores", "2", "--config", f"params_file={params_file}", *args],
-                          cwd=ROOT, env=env, capture_output=True, text=True, check=check)
+    where = ["--snakefile", str(ROOT / "Snakefile")] if workdir else []
+    return subprocess.run([str(BIN / "snakemake"), *where, "--cores", "2", "--config", f"params_file={params_file}",
+                           *args], cwd=workdir or ROOT, env=env, capture_output=True, text=True, check=check)
 
 
 def mutate(params: dict, dotted: str, value) -> dict:

@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from privevo.config.layout import Layout
+from privevo.data.fashion_mnist import find_fashion_mnist_dir
 from privevo.io.artifacts import load_images, load_json
 
 from conftest import ROOT, snakemake, write_params
@@ -32,15 +33,15 @@ def real_mode_params(base, **data):
 @pytest.mark.parametrize("private", ["cifar10", "fashion_mnist"])
 def test_a_32x32_local_model_runs_the_workflow_on_a_private_set(tmp_path, private):
     write_tiny_model(tmp_path / "tiny32", size=32, channels=3)
-    data = {}
+    data = {"fashion_mnist_dir": str(find_fashion_mnist_dir(None).resolve())}  # found from the root; runs elsewhere
     if private == "cifar10":
         write_cifar10_batches(tmp_path / "cifar", per_batch=40, test_count=100)
         data = {"private_set": "cifar10", "private_dir": str(tmp_path / "cifar")}
     params = real_mode_params(tmp_path, **data)
     layout = Layout(params)
     # A flag ends --config's list, so the targets that follow are read as targets.
-    proc = snakemake("--printshellcmds", layout.metrics, layout.privacy_report, params_file=write_params(tmp_path / "params.yaml", params),
-                     check=False)
+    proc = snakemake("--printshellcmds", layout.metrics, layout.privacy_report,
+                     params_file=write_params(tmp_path / "params.yaml", params), check=False, workdir=tmp_path)
     logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted(tmp_path.rglob("*.log"))[:30])
     assert proc.returncode == 0, proc.stderr[-4000:] + logs
     shape = (32, 32, 3) if private == "cifar10" else (28, 28, 1)
