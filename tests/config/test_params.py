@@ -95,3 +95,19 @@ def test_yaml_12_scalars_as_dvc_writes_them(tmp_path):
     with pytest.raises(ParamsError, match=r"model\.mixed_precision: 'no' is not one of"):
         load_params(path)
     assert load_params(ROOT / "params.yaml")["model"]["attention"] is False
+
+
+def test_validation_split_needs_held_out_images():
+    from privevo.config.layout import Layout
+
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params["evaluation"]["split"] = "validation"
+    with pytest.raises(ParamsError, match="data.validation_size"):
+        validate_params(params)
+    params["data"]["validation_size"] = 500
+    layout = Layout(validate_params(params))
+    assert layout.evaluation_set.endswith("private_validation.npz")
+    params["evaluation"]["split"] = "test"
+    other = Layout(validate_params(params))
+    assert other.evaluation_set.endswith("private_test.npz") and other.eval_dir != layout.eval_dir
+    assert other.dpsgd_dir != layout.dpsgd_dir and other.real_downstream != layout.real_downstream

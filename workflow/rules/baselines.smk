@@ -10,7 +10,7 @@ rule baseline_dpsgd:
     Its test accuracy (downstream.json) is evaluation, not part of the release."""
     input:
         train=lambda w: layout_of("dpsgd")(w).private_train,
-        test=lambda w: layout_of("dpsgd")(w).private_test,
+        test=lambda w: layout_of("dpsgd")(w).evaluation_set,
     output:
         report=P.dpsgd_report,
         weights=P.dpsgd_weights,
@@ -36,7 +36,7 @@ rule baseline_mix:
     over the PE histogram releases and the DP-SGD steps gives this run's epsilon."""
     input:
         train=lambda w: layout_of("mix")(w).private_train,
-        test=lambda w: layout_of("mix")(w).private_test,
+        test=lambda w: layout_of("mix")(w).evaluation_set,
         classifier=lambda w: SWEEP.mix_for(w.mix).pe.layout.classifiers,
         pe_privacy=lambda w: SWEEP.mix_for(w.mix).pe.layout.privacy_report,
     output:

@@ -1,9 +1,10 @@
 # Data: the private set (Fashion-MNIST) and the public pretraining set, as uint8 NHWC .npz.
 # Reads:  the Fashion-MNIST IDX files (data.fashion_mnist_dir), the public sources (installed packages)
-# Writes: data/prepared/<data key>/{private_train, private_test, public}.npz, data_manifest.json (labelled PRIVATE)
+# Writes: data/prepared/<data key>/{private_train, private_validation, private_test, public}.npz, data_manifest.json (labelled PRIVATE)
 rule prepare_data:
     output:
         private_train=P.private_train,
+        private_validation=P.private_validation,
         private_test=P.private_test,
         public=P.public,
         manifest=P.data_manifest,

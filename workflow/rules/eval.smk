@@ -75,7 +75,7 @@ rule eval_downstream:
     """The CNN trained on the run's synthetic set only, tested on the real test split."""
     input:
         train=P.synthetic,
-        test=lambda w: layout_of("run")(w).private_test,
+        test=lambda w: layout_of("run")(w).evaluation_set,
     output:
         result=P.downstream,
         curves=P.downstream_curves,
@@ -120,7 +120,7 @@ rule eval_downstream_public_pe:
     """"public + PE": the CNN trained on the run's synthetic set, starting from the public-set CNN."""
     input:
         train=P.synthetic,
-        test=lambda w: layout_of("run")(w).private_test,
+        test=lambda w: layout_of("run")(w).evaluation_set,
         init=lambda w: layout_of("run")(w).public_classifier,
     output:
         result=P.public_pe_downstream,
@@ -146,7 +146,7 @@ rule eval_downstream_prior:
     """The public prior: the same CNN trained on S_0 (the foundation model's samples), at zero privacy cost."""
     input:
         train=lambda w: layout_of("base")(w).candidates(0),
-        test=lambda w: layout_of("base")(w).private_test,
+        test=lambda w: layout_of("base")(w).evaluation_set,
     output:
         result=P.prior_downstream,
         curves=P.prior_dir + "/downstream_curves.csv",
@@ -171,7 +171,7 @@ rule eval_downstream_real:
     """The same CNN trained on the real private training set without privacy: the reference ceiling."""
     input:
         train=lambda w: layout_of("real")(w).private_train,
-        test=lambda w: layout_of("real")(w).private_test,
+        test=lambda w: layout_of("real")(w).evaluation_set,
     output:
         result=P.real_downstream,
         curves=P.real_curves,

@@ -1,7 +1,7 @@
 # Robustness of every trained classifier (PE synthetic, public prior, non-private real, DP-SGD) on the real
 # test split: calibration, common corruptions, FGSM/PGD, out-of-distribution AUROC against each public source.
 # Evaluation: reads the private test split and is NOT part of any DP release (rule names start with eval_).
-# Reads:  <classifier folder>/classifiers.safetensors (or DP-SGD's model.safetensors), private_test.npz, public.npz
+# Reads:  <classifier folder>/classifiers.safetensors (or DP-SGD's model.safetensors), the evaluation set (private_test.npz or, with evaluation.split: validation, private_validation.npz), public.npz
 # Writes: <classifier folder>/robustness-<robustness>/{robustness.json, robustness.csv, reliability.png},
 #         results/robustness.{csv,md}, results/robustness_{corruptions,attacks,reliability}.png
 ROBUSTNESS_ENABLED = config["robustness"]["enabled"]
@@ -23,7 +23,7 @@ rule eval_robustness:
     """The CNN trained on the run's synthetic set (its first classifier seed)."""
     input:
         classifier=P.classifiers,
-        test=lambda w: layout_of("run")(w).private_test,
+        test=lambda w: layout_of("run")(w).evaluation_set,
         public=lambda w: layout_of("run")(w).public,
     output:
         **robustness_outputs(P.robustness),
@@ -45,7 +45,7 @@ rule eval_robustness_public_pe:
     """The "public + PE" CNN (its first classifier seed)."""
     input:
         classifier=P.public_pe_classifiers,
-        test=lambda w: layout_of("run")(w).private_test,
+        test=lambda w: layout_of("run")(w).evaluation_set,
         public=lambda w: layout_of("run")(w).public,
     output:
         **robustness_outputs(P.public_pe_robustness),
@@ -67,7 +67,7 @@ rule eval_robustness_prior:
     """The public prior: the CNN trained on S_0 (zero privacy cost)."""
     input:
         classifier=P.prior_classifiers,
-        test=lambda w: layout_of("base")(w).private_test,
+        test=lambda w: layout_of("base")(w).evaluation_set,
         public=lambda w: layout_of("base")(w).public,
     output:
         **robustness_outputs(P.prior_robustness),
@@ -89,7 +89,7 @@ rule eval_robustness_real:
     """The non-private CNN trained on the real private training set."""
     input:
         classifier=P.real_classifiers,
-        test=lambda w: layout_of("real")(w).private_test,
+        test=lambda w: layout_of("real")(w).evaluation_set,
         public=lambda w: layout_of("real")(w).public,
     output:
         **robustness_outputs(P.real_robustness),
@@ -111,7 +111,7 @@ rule eval_robustness_dpsgd:
     """The DP-SGD CNN (its test-set evaluation is not part of its release)."""
     input:
         classifier=P.dpsgd_weights,
-        test=lambda w: layout_of("dpsgd")(w).private_test,
+        test=lambda w: layout_of("dpsgd")(w).evaluation_set,
         public=lambda w: layout_of("dpsgd")(w).public,
     output:
         **robustness_outputs(P.dpsgd_robustness),
@@ -133,7 +133,7 @@ rule eval_robustness_mix:
     """The "PE + DP-SGD" CNN."""
     input:
         classifier=P.mix_weights,
-        test=lambda w: layout_of("mix")(w).private_test,
+        test=lambda w: layout_of("mix")(w).evaluation_set,
         public=lambda w: layout_of("mix")(w).public,
     output:
         **robustness_outputs(P.mix_robustness),

@@ -47,6 +47,14 @@ def _embedder(params: dict):
     return make_embedder("pixels")
 
 
+def _evaluated_on(params: dict) -> str:
+    """Which real images an evaluation step measures (evaluation.split), in words for its JSON."""
+    if params["evaluation"]["split"] == "validation":
+        return (f"validation split: {params['data']['validation_size']} images held out of the private training "
+                "set (for choosing settings; the test split stays unseen)")
+    return "test split"
+
+
 def _save_population(path: str, images, labels, **extra) -> None:
     """A population as .npz (with ``extra`` arrays) plus its per-class PNG grid next to it."""
     from privevo.io.artifacts import save_images
@@ -107,6 +115,7 @@ def cmd_prepare_data(args) -> int:
         augmented_count=data["augmented_count"],
         shapes_count=data["shapes_count"],
         max_private_samples=data["max_private_samples"],
+        validation_size=data["validation_size"],
     )
     logger.info("prepared data: %s", json.dumps({k: v for k, v in manifest.items() if k.startswith("num")}))
     return 0
@@ -250,6 +259,7 @@ def cmd_dpsgd(args) -> int:
         test_images, test_labels = stratified_head(test_images, test_labels, evaluation["max_test_samples"])
     result = evaluate(model, test_images, test_labels)
     save_json(args.out_downstream, {**result, "seed": params["seed"], "epsilon": record["epsilon"],
+                                    "evaluated_on": _evaluated_on(params),
                                     "trained_on": f"private training set with {method}",
                                     "note": "accuracy on the real test split: evaluation, not part of the DP release"})
     logger.info("%s at epsilon %.3g (sigma %.3f, q %.4g, %d steps): test accuracy %.4f", method, record["epsilon"],
@@ -561,6 +571,7 @@ def cmd_eval_downstream(args) -> int:
                          note="test accuracies are evaluation on the private test split, not part of any DP release")
     save_csv(args.out_curves, curves)
     save_downstream_curves(args.out_png, curves, real=args.real)
+    result["evaluated_on"] = _evaluated_on(params)
     save_json(args.out, result)
     logger.info("downstream accuracy %.4f +- %.4f over seeds %s", result["accuracy_mean"], result["accuracy_std"],
                 result["seeds"])
@@ -649,10 +660,11 @@ def cmd_compare(args) -> int:
         result = load_json(downstream)
         public_pe.append({**load_json(metrics), "accuracy_mean": result["accuracy_mean"],
                           "accuracy_seeds": len(result["seeds"])})
-    table = comparison_table(pe=[load_json(p) for p in args.pe], prior=[load_json(p) for p in args.prior],
+    pe = [load_json(p) for p in args.pe]
+    table = comparison_table(pe=pe, prior=[load_json(p) for p in args.prior],
                              real=load_json(args.real), dpsgd=dpsgd, mix=mix, public_pe=public_pe)
     save_csv(args.out_csv, table)
-    markdown = comparison_markdown(table)
+    markdown = comparison_markdown(table, evaluated_on=pe[0].get("evaluated_on", "test split") if pe else "test split")
     save_text(args.out_md, markdown)
     save_comparison_plot(args.out_png, table)
     print(markdown)
@@ -721,7 +733,8 @@ def cmd_robustness(args) -> int:
                        "classifier_seed": classifier_seed, "weights": str(args.classifier)},
         **summary,
         "ood_sources": "public sets (seeded subsample of at most robustness.ood_max_samples each)",
-        "note": "evaluation on the real test split: reads private data, not part of any DP release",
+        "evaluated_on": _evaluated_on(params),
+        "note": "evaluation on real images: reads private data, not part of any DP release",
     }
     save_csv(args.out_csv, pd.DataFrame(rows, columns=["metric", "corruption", "severity", "value"]))
     save_reliability_diagram(args.out_png, summary["calibration"]["reliability"],

@@ -66,6 +66,9 @@ class Layout:
         self.prepared_dir = prepared
         self.private_train = f"{prepared}/private_train.npz"
         self.private_test = f"{prepared}/private_test.npz"
+        self.private_validation = f"{prepared}/private_validation.npz"
+        # What every evaluation (accuracy, calibration, robustness) is measured on: evaluation.split.
+        self.evaluation_set = self.private_validation if params["evaluation"]["split"] == "validation" else self.private_test
         self.public = f"{prepared}/public.npz"
         self.data_manifest = f"{prepared}/data_manifest.json"
 
@@ -215,7 +218,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class"),
                               "data": data_key})
     dpsgd_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size"), "data": data_key,
-                      "delta": params["privacy"]["delta"], "evaluation": params["evaluation"]["max_test_samples"]}
+                      "delta": params["privacy"]["delta"], "evaluation": params["evaluation"]["max_test_samples"],
+                      **({"split": "validation"} if params["evaluation"]["split"] == "validation" else {})}
     dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
     audit_key = settings_hash({"audit": params["audit"], "pe": _pick(pe, "num_nearest_neighbours", "histogram_threshold",
                                                                     "histogram_threshold_unit")})

@@ -125,6 +125,9 @@ def _check_semantics(params: dict) -> None:
                               "guarantee means nothing")
     if len({number_tag(e) for e in sweep["epsilons"] or []}) != len(sweep["epsilons"] or []):
         raise ParamsError("params key sweep.epsilons: lists the same epsilon twice")
+    if params["evaluation"]["split"] == "validation" and not params["data"]["validation_size"]:
+        raise ParamsError("params key evaluation.split: validation needs data.validation_size > 0 (images held out "
+                          "of the private training set)")
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:

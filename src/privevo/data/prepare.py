@@ -155,6 +155,21 @@ def stratified_head(images: np.ndarray, labels: np.ndarray, count: int) -> tuple
     return images[keep], labels[keep]
 
 
+def stratified_holdout(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted indices of ``count`` rows drawn without replacement, as evenly over the classes as ``count`` allows
+    (each class gives count // K rows; the remainder goes to randomly chosen classes)."""
+    classes = np.unique(labels)
+    per_class = np.full(len(classes), count // len(classes))
+    per_class[rng.choice(len(classes), size=count % len(classes), replace=False)] += 1
+    picked = []
+    for c, n in zip(classes, per_class):
+        rows = np.flatnonzero(labels == c)
+        if n > len(rows):
+            raise DataSourceError(f"data.validation_size: {count} needs {n} images of class {c}, which has {len(rows)}")
+        picked.append(rng.choice(rows, size=n, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
 def public_data_rng(seed: int) -> np.random.Generator:
     """The generator :func:`prepare_data` draws the public set from, for a root ``seed``."""
     return _named_rng(seed, "public_data")
@@ -184,8 +199,13 @@ def prepare_data(
     shapes_count: int = DEFAULT_SHAPES_COUNT,
     crops_count: int = DEFAULT_CROPS_COUNT,
     max_private_samples: int | None = None,
+    validation_size: int = 0,
 ) -> dict:
-    """Write ``private_train.npz``, ``private_test.npz``, ``public.npz`` and ``data_manifest.json``.
+    """Write ``private_train.npz``, ``private_validation.npz``, ``private_test.npz``, ``public.npz`` and
+    ``data_manifest.json``.
+
+    ``validation_size`` training images (a seeded stratified draw) move to ``private_validation.npz`` (empty for 0),
+    before any ``max_private_samples`` subset is taken of the rest.
 
     The private set is ``private_set`` (see :mod:`privevo.data.private`). The public sources are 28x28 grey; for a
     private set of another shape they are resized (PIL bicubic) and grey repeated to RGB, so every set of the run
@@ -198,6 +218,12 @@ def prepare_data(
     private = load_private_set(private_set, private_dir=private_dir, fashion_mnist_dir=fashion_mnist_dir)
     class_names, source_dir = private.pop("class_names"), private.pop("source_dir")
     image_shape = tuple(int(d) for d in private["train"][0].shape[1:])
+    train_images, train_labels = private["train"]
+    held_out = np.zeros(len(train_labels), bool)
+    if validation_size:
+        held_out[stratified_holdout(train_labels, validation_size, _named_rng(seed, "validation_split"))] = True
+    private["validation"] = (train_images[held_out], train_labels[held_out])
+    private["train"] = (train_images[~held_out], train_labels[~held_out])
     if max_private_samples is not None:
         private["train"] = stratified_head(*private["train"], max_private_samples)
     settings = {"augmented_count": augmented_count, "shapes_count": shapes_count, "crops_count": crops_count}
@@ -215,7 +241,7 @@ def prepare_data(
             f"{overlap} public images are exact copies of private ({private_set}) images; refusing to write them"
         )
 
-    for split in ("train", "test"):
+    for split in ("train", "validation", "test"):
         save_images(out_dir / f"private_{split}.npz", *private[split])
     save_images(
         out_dir / "public.npz", public_images, source_ids,
@@ -225,13 +251,15 @@ def prepare_data(
 
     manifest = {
         "privacy_label": PRIVATE_LABEL,
-        "private_fields": ["private_train", "private_test", "sources.private_dir"],
+        "private_fields": ["private_train", "private_validation", "private_test", "sources.private_dir"],
         "seed": int(seed),
         "private_set": private_set,
         "image_shape": list(image_shape),
         "class_names": list(class_names),
         **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split], class_names)
-           for split in ("train", "test")},
+           for split in ("train", "validation", "test")},
+        "validation": {"size": int(validation_size), "draw": "seeded, class-stratified, from the training split; "
+                       "PE, DP-SGD and the real-data CNN never see these images"},
         "public": {
             "file": "public.npz",
             "count": int(public_images.shape[0]),

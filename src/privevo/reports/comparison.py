@@ -98,9 +98,10 @@ def _cell(value, digits: int = 4) -> str:
     return str(value)
 
 
-def comparison_markdown(table: pd.DataFrame) -> str:
+def comparison_markdown(table: pd.DataFrame, *, evaluated_on: str = "test split") -> str:
     lines = ["# Methods compared at equal privacy", "",
-             "Accuracy of the same CNN on the real test split (evaluation: reads private data, not part of any release).",
+             f"Accuracy of the same CNN on the real {evaluated_on} (evaluation: reads private data, not part of any "
+             "release).",
              "`accuracy` is mean +- sample std over `num_seeds` seeds (`std_over`); for PE and the prior each seed's",
              "value is itself the mean over `classifier_seeds` CNN seeds.", "",
              "`epsilon` is the target; `accounted` the accountant's value (largest over seeds), never above it.", "",

@@ -22,6 +22,7 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
         "accuracy_mean": downstream["accuracy_mean"],
         "accuracy_std": downstream["accuracy_std"],
         "accuracy_seeds": len(downstream["seeds"]),
+        "evaluated_on": downstream.get("evaluated_on", "test split"),
         "real_data_accuracy_mean": real["accuracy_mean"],
         "real_data_accuracy_std": real["accuracy_std"],
         "num_synthetic": privacy["num_synthetic"],
