@@ -5,6 +5,7 @@ from privevo.core.registry import Registry
 # A new API: a module with a class that has ``from_params(params, *, model_dir, image_shape)`` plus one line here.
 APIS = Registry("PE API", {
     "diffusion": "privevo.apis.diffusion:DiffusionAPI",
+    "simulator": "privevo.apis.simulator:GarmentSimulatorAPI",
 })
 
 

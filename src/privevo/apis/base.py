@@ -20,6 +20,13 @@ class PEAPI(Protocol):
         """VARIATION_API: one variation of each image; ``degree`` in [0, 1] says how far it may move."""
 
 
+# An API that varies something other than pixels (the garment simulator's parameters) sets
+# ``carries_state = True`` and has ``random_with_state(n, *, class_index, seed, desc) -> (images, state)`` and
+# ``variation_with_state(images, state, *, degree, seed, desc) -> (images, state)``. The state is one row per
+# image; populations carry it in their .npz under "api_state" (pe.loop.STATE_KEY), and PE keeps it aligned
+# with the images.
+
+
 def check_degree(degree: float, num_steps: int, *, where: str = "degree") -> int:
     """Validate a variation degree and return how many of the API's ``num_steps`` schedule steps it re-runs.
 

@@ -55,6 +55,22 @@ def _evaluated_on(params: dict) -> str:
     return "test split"
 
 
+def _api_state(path):
+    """The per-image API state stored with a population (pe.loop.STATE_KEY), or None."""
+    import numpy as np
+
+    from privevo.pe.loop import STATE_KEY
+
+    with np.load(path, allow_pickle=False) as data:
+        return data[STATE_KEY] if STATE_KEY in data.files else None
+
+
+def _state_extra(state) -> dict:
+    from privevo.pe.loop import STATE_KEY
+
+    return {} if state is None else {STATE_KEY: state}
+
+
 def _save_population(path: str, images, labels, **extra) -> None:
     """A population as .npz (with ``extra`` arrays) plus its per-class PNG grid next to it."""
     from privevo.io.artifacts import save_images
@@ -133,8 +149,10 @@ def cmd_pretrain(args) -> int:
     loss = pd.read_csv(Path(args.out) / "loss.csv")
     save_curve(Path(args.out) / "loss.png", loss["step"], {"loss": loss["loss"], "smoothed": loss["loss_smoothed"]},
                xlabel="step", ylabel="noise-prediction MSE", title="DDPM pretraining on public data", logy=True)
-    api = _api(params, args.out)
+    from privevo.apis.diffusion import DiffusionAPI
     from privevo.core import seeding
+
+    api = DiffusionAPI.from_params(params, model_dir=args.out)  # the DDPM just trained, whatever pe.api names
 
     samples = api.random(64, seed=seeding.torch_seed(params["seed"], role="pretrain", iteration=1), desc="sample grid")
     save_grid(Path(args.out) / "samples.png", samples, ncols=8, scale=3)
@@ -269,12 +287,13 @@ def cmd_dpsgd(args) -> int:
 
 def cmd_pe_init(args) -> int:
     from privevo.core.classes import NUM_CLASSES
-    from privevo.pe.loop import initial_population
+    from privevo.pe.loop import initial_population_with_state
 
     params = _params(args)
-    images, labels = initial_population(_api(params, args.model), classes=list(range(NUM_CLASSES)),
-                                        num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
-    _save_population(args.out, images, labels)
+    images, labels, state = initial_population_with_state(
+        _api(params, args.model), classes=list(range(NUM_CLASSES)),
+        num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
+    _save_population(args.out, images, labels, **_state_extra(state))
     return 0
 
 
@@ -297,13 +316,14 @@ def cmd_pe_lookahead(args) -> int:
 
     params = _params(args)
     images, labels = load_images(args.candidates)
+    state = _api_state(args.candidates)
     rows = _shard_rows(args, labels)
     # The lookahead of S_t embeds the candidates voted on in iteration t + 1, with that iteration's degree.
     degree = degree_of_iteration(params, args.iteration + 1)
     features = lookahead_embeddings(
         _api(params, args.model), _embedder(params), images[rows], labels[rows], degree=degree,
         lookahead_degree=params["pe"]["lookahead_degree"], iteration=args.iteration, seed=params["seed"],
-        embed_batch_size=params["embedding"]["batch_size"],
+        embed_batch_size=params["embedding"]["batch_size"], state=None if state is None else state[rows],
     )
     if args.shards > 1:
         save_npz(args.out, features=features, positions=rows)
@@ -352,7 +372,7 @@ def cmd_pe_histogram(args) -> int:
                                      num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
                                      seed=params["seed"])
     save_iteration(args.out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
-                   noise_source=noise, voted_candidates=args.candidates)
+                   noise_source=noise, voted_candidates=args.candidates, api_state=_api_state(args.candidates))
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
     logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
                 args.iteration, sigma, threshold, noise, " (reused the stored draw)" if reused else "",
@@ -363,20 +383,22 @@ def cmd_pe_histogram(args) -> int:
 def cmd_pe_variation(args) -> int:
     from privevo.io.artifacts import load_images, load_npz, save_npz
     from privevo.config.params import degree_of_iteration
-    from privevo.pe.loop import variation_population
+    from privevo.pe.loop import variation_population_with_state
 
     params = _params(args)
     images, labels = load_images(args.selected)
-    parent_ids = load_npz(args.selected)["parent_ids"]
+    selected = load_npz(args.selected)
+    parent_ids, state = selected["parent_ids"], _api_state(args.selected)
     rows = _shard_rows(args, labels)
-    varied = variation_population(_api(params, args.model), images[rows], labels[rows],
-                                  degree=degree_of_iteration(params, args.iteration),
-                                  iteration=args.iteration, seed=params["seed"])
+    varied, varied_state = variation_population_with_state(
+        _api(params, args.model), images[rows], labels[rows], degree=degree_of_iteration(params, args.iteration),
+        iteration=args.iteration, seed=params["seed"], state=None if state is None else state[rows])
     if args.shards > 1:
-        save_npz(args.out, images=varied, labels=labels[rows], parent_ids=parent_ids[rows], positions=rows)
+        save_npz(args.out, images=varied, labels=labels[rows], parent_ids=parent_ids[rows], positions=rows,
+                 **_state_extra(varied_state))
         return 0
     # Siblings (variations of one selected parent) share a parent id; evaluation splits by it.
-    _save_population(args.out, varied, labels, parent_ids=parent_ids)
+    _save_population(args.out, varied, labels, parent_ids=parent_ids, **_state_extra(varied_state))
     return 0
 
 
@@ -390,7 +412,10 @@ def cmd_pe_merge_shards(args) -> int:
     if args.kind == "lookahead":
         save_npy(args.out, merged["features"])
     else:
-        _save_population(args.out, merged["images"], merged["labels"], parent_ids=merged["parent_ids"])
+        from privevo.pe.loop import STATE_KEY
+
+        _save_population(args.out, merged["images"], merged["labels"], parent_ids=merged["parent_ids"],
+                         **_state_extra(merged.get(STATE_KEY)))
     return 0
 
 

@@ -205,6 +205,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
                "num_inference_steps": pe["num_inference_steps"], "lookahead_degree": pe["lookahead_degree"],
                "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
                **output_image_settings(params)}
+    if pe["api"] == "simulator":  # its variation scale decides S_0's lookahead (and, through pe, every run)
+        sampler["simulator"] = params.get("simulator")
     base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
     # A run's hash covers everything it depends on except its own seed and privacy setting, which name
     # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
@@ -212,7 +214,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
                     "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
-                    "embedding": embedding_settings["embedding"], "data": params["data"]}
+                    "embedding": embedding_settings["embedding"], "data": params["data"],
+                    **({"simulator": params.get("simulator")} if pe["api"] == "simulator" else {})}
     run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
     evaluation_key = settings_hash({"evaluation": params["evaluation"], "data": data_key, "embedding": embedding_key})
     real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class"),

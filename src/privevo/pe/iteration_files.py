@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from privevo.io.artifacts import save_csv, save_images, save_npz
+from privevo.pe.loop import STATE_KEY
 
 # Frame column -> key in histogram.npz.
 HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
@@ -17,9 +18,10 @@ HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_coun
 
 def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray, labels: np.ndarray,
                    selected: np.ndarray, *, noise_multiplier: float, threshold: float, noise_source: str,
-                   voted_candidates: str | Path | None = None) -> None:
+                   voted_candidates: str | Path | None = None, api_state: np.ndarray | None = None) -> None:
     """``voted_candidates`` (the population S_{t-1} voted on) is stored relative to ``out_dir`` so that
-    `privevo inspect` finds S_0 in its base folder and the results tree can move as a whole."""
+    `privevo inspect` finds S_0 in its base folder and the results tree can move as a whole. ``api_state``
+    (the candidates' per-image API state, if any) goes into selected.npz with the selected rows."""
     out_dir = Path(out_dir)
     extra = {}
     if voted_candidates is not None:
@@ -27,4 +29,5 @@ def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray,
     save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in HISTOGRAM_KEYS.items()},
              noise_multiplier=noise_multiplier, threshold=threshold, noise_source=noise_source, **extra)
     save_csv(out_dir / "histogram.csv", frame)
-    save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected)
+    state = {} if api_state is None else {STATE_KEY: api_state[selected]}
+    save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected, **state)

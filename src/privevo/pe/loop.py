@@ -20,6 +20,15 @@ from privevo.pe.noise import NoiseSource
 
 logger = logging.getLogger("privevo.pe.loop")
 
+# The per-image state of an API that varies something other than pixels (apis.base: ``carries_state``),
+# stored next to the images in candidates.npz / selected.npz.
+STATE_KEY = "api_state"
+
+
+def carries_state(api) -> bool:
+    """Whether ``api`` is told the class and varies a per-image state passed along with the images."""
+    return bool(getattr(api, "carries_state", False))
+
 
 def class_slices(labels: np.ndarray) -> dict[int, np.ndarray]:
     """Indices of each class in ``labels``, in class order."""
@@ -28,12 +37,26 @@ def class_slices(labels: np.ndarray) -> dict[int, np.ndarray]:
 
 def initial_population(api, *, classes: list[int], num_samples_per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """S_0: RANDOM_API(N_syn) for every class, seeded per (class, iteration 0, role random)."""
-    images, labels = [], []
+    images, labels, _ = initial_population_with_state(api, classes=classes, num_samples_per_class=num_samples_per_class,
+                                                      seed=seed)
+    return images, labels
+
+
+def initial_population_with_state(api, *, classes: list[int], num_samples_per_class: int, seed: int
+                                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """S_0 and, for an API that carries a per-image state (apis.base.carries_state), that state (else None).
+    Such an API is told the class it draws for."""
+    images, labels, states = [], [], []
     for c in classes:
         stream = seeding.torch_seed(seed, role="random", class_index=c, iteration=0)
-        images.append(api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}"))
+        if carries_state(api):
+            drawn, state = api.random_with_state(num_samples_per_class, class_index=c, seed=stream, desc=f"S_0 class {c}")
+            states.append(state)
+        else:
+            drawn = api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}")
+        images.append(drawn)
         labels.append(np.full(num_samples_per_class, c, dtype=np.int64))
-    return np.concatenate(images), np.concatenate(labels)
+    return np.concatenate(images), np.concatenate(labels), (np.concatenate(states) if states else None)
 
 
 def noisy_histograms(
@@ -110,8 +133,23 @@ def select_parents(
 
 def variation_population(api, images: np.ndarray, labels: np.ndarray, *, degree: float, iteration: int, seed: int) -> np.ndarray:
     """S_t = VARIATION_API(S'_t, degree_t), seeded per (class, iteration, role variation)."""
+    return variation_population_with_state(api, images, labels, degree=degree, iteration=iteration, seed=seed)[0]
+
+
+def variation_population_with_state(api, images: np.ndarray, labels: np.ndarray, *, degree: float, iteration: int,
+                                    seed: int, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """S_t and its per-image state: an API that carries one varies (images, state) together, else state is None."""
+    stateful = carries_state(api)
+    if stateful and state is None:
+        raise ValueError(f"the {type(api).__name__} varies a per-image state ({STATE_KEY}) that these images lack")
     out = np.empty_like(images)
+    out_state = np.empty_like(state) if stateful else None
     for c, index in class_slices(labels).items():
         stream = seeding.torch_seed(seed, role="variation", class_index=c, iteration=iteration)
-        out[index] = api.variation(images[index], degree=degree, seed=stream, desc=f"variation t={iteration} class {c}")
-    return out
+        desc = f"variation t={iteration} class {c}"
+        if stateful:
+            out[index], out_state[index] = api.variation_with_state(images[index], state[index], degree=degree,
+                                                                    seed=stream, desc=desc)
+        else:
+            out[index] = api.variation(images[index], degree=degree, seed=stream, desc=desc)
+    return out, out_state
