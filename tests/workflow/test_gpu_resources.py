@@ -22,6 +22,7 @@ CUDA_STEPS = {
     "eval-fd-curve": "the embedder",
     "pe-histogram": "nearest-neighbour search (faiss-gpu or torch on CUDA)",
     "audit": "thousands of nearest-neighbour searches",
+    "pe-release": "UNet sampling (VARIATION_API) when pe.release_size extends S_T",
     "eval-cleanfid-check": "Inception features, privevo's and clean-fid's",
 }
 # Steps that run torch on the CPU only: the small downstream CNN is never moved to a device.

@@ -151,6 +151,7 @@ rule privacy_audit:
 
 rule pe_release:
     input:
+        model=lambda w: layout_of("run")(w).model_marker,
         final=lambda w: layout_of("run")(w).candidates(layout_of("run")(w).num_iterations),
         calibration=RUN + "/calibration.json",
         audit=lambda w: layout_of("run")(w).audit,
@@ -161,11 +162,15 @@ rule pe_release:
     params:
         settings=settings("pe_release", "run"),
         run=overrides("run"),
+        model=lambda w: layout_of("run")(w).model_dir,
+    threads: HEAVY_THREADS
     resources:
         mem_mb=2000,
-        runtime=10,
+        runtime=30,
+        gpu=GPU,
     log:
         P.run_log("pe_release"),
     shell:
-        "{PRIVEVO} pe-release {PARAMS} {params.run} --final {input.final} --calibration {input.calibration} "
+        "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} "
+        "--final {input.final} --calibration {input.calibration} "
         "--audit {input.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

@@ -426,11 +426,30 @@ def cmd_pe_release(args) -> int:
     params = _params(args)
     final = load_npz(args.final)
     images, labels = final["images"], final["labels"]
-    groups = {"group_ids": final["parent_ids"]} if "parent_ids" in final else {}
+    group_ids = final.get("parent_ids")
+    release = None
+    if params["pe"]["release_size"] is not None and params["pe"]["release_size"] > params["pe"]["num_samples_per_class"]:
+        from privevo.config.params import release_degree
+        from privevo.pe.loop import STATE_KEY, expand_release
+
+        if not args.model:
+            raise SystemExit("privevo pe-release: pe.release_size adds variations of S_T; give --model")
+        degree = release_degree(params)
+        images, labels, parents, state = expand_release(
+            _api(params, args.model), images, labels, per_class=params["pe"]["release_size"], degree=degree,
+            seed=params["seed"], state=final.get(STATE_KEY))
+        group_ids = None if group_ids is None else group_ids[parents]  # siblings keep their S_(T-1) parent's group
+        release = {"size_per_class": params["pe"]["release_size"], "degree": degree,
+                   "final_candidates_per_class": params["pe"]["num_samples_per_class"],
+                   "note": "the final candidates plus variations of them (VARIATION_API): post-processing of S_T, "
+                           "no privacy cost"}
+    groups = {"group_ids": group_ids} if group_ids is not None else {}
     _save_population(args.out_synthetic, images, labels, **groups)
     audit = load_json(args.audit) if args.audit else None
     report = privacy_report(params, load_json(args.calibration), num_synthetic=len(images), audit=audit,
                             compute=_compute_record(params))
+    if release is not None:
+        report["release"] = release
     save_json(args.out_privacy, report)
     print(json.dumps({k: report[k] for k in ("epsilon", "delta", "noise_multiplier", "num_iterations", "accountant")}))
     if not report["noise"]["is_dp_release"]:

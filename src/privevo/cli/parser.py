@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-synthetic", required=True)
     p.add_argument("--out-privacy", required=True)
     p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
+    p.add_argument("--model", help="the foundation model folder: needed when pe.release_size adds variations of S_T")
     p = step("audit", commands.cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
     p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
     p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")

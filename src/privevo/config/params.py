@@ -147,6 +147,11 @@ def _check_semantics(params: dict) -> None:
                 f"must be set below pe.num_samples_per_class = {pe['num_samples_per_class']} (got {top})"
             )
     variation_degrees(params)  # validates length and rounding against the DDIM steps
+    if pe["release_size"] is not None and pe["release_size"] < pe["num_samples_per_class"]:
+        raise ParamsError(f"params key pe.release_size: {pe['release_size']} per class is below "
+                          f"pe.num_samples_per_class ({pe['num_samples_per_class']}), the final candidates it extends")
+    if pe["release_degree"] is not None:
+        check_degree(pe["release_degree"], pe["num_inference_steps"], where="pe.release_degree")
     check_memory(params)
 
 
@@ -198,6 +203,12 @@ def variation_degrees(params: dict) -> list[float]:
     for index, degree in enumerate(degrees):
         check_degree(degree, steps, where=f"pe.variation_degrees[{index}] (iteration {index + 1})")
     return degrees
+
+
+def release_degree(params: dict) -> float:
+    """The degree of the release's extra variations: pe.release_degree, else the last iteration's."""
+    degree = params["pe"]["release_degree"]
+    return float(degree) if degree is not None else degree_of_iteration(params, params["pe"]["num_iterations"])
 
 
 def degree_of_iteration(params: dict, iteration: int) -> float:

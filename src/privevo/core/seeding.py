@@ -6,7 +6,8 @@ import zlib
 
 import numpy as np
 
-ROLES = ("random", "lookahead", "variation", "selection", "noise", "pretrain", "classifier", "split", "robustness")
+ROLES = ("random", "lookahead", "variation", "selection", "noise", "pretrain", "classifier", "split", "robustness",
+         "release")
 
 
 def role_key(role: str) -> int:

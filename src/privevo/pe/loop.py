@@ -137,19 +137,51 @@ def variation_population(api, images: np.ndarray, labels: np.ndarray, *, degree:
 
 
 def variation_population_with_state(api, images: np.ndarray, labels: np.ndarray, *, degree: float, iteration: int,
-                                    seed: int, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None]:
-    """S_t and its per-image state: an API that carries one varies (images, state) together, else state is None."""
+                                    seed: int, state: np.ndarray | None = None, role: str = "variation"
+                                    ) -> tuple[np.ndarray, np.ndarray | None]:
+    """S_t and its per-image state: an API that carries one varies (images, state) together, else state is None.
+    ``role`` names the random streams (the release's variations use their own)."""
     stateful = carries_state(api)
     if stateful and state is None:
         raise ValueError(f"the {type(api).__name__} varies a per-image state ({STATE_KEY}) that these images lack")
     out = np.empty_like(images)
     out_state = np.empty_like(state) if stateful else None
     for c, index in class_slices(labels).items():
-        stream = seeding.torch_seed(seed, role="variation", class_index=c, iteration=iteration)
-        desc = f"variation t={iteration} class {c}"
+        stream = seeding.torch_seed(seed, role=role, class_index=c, iteration=iteration)
+        desc = f"{role} t={iteration} class {c}" if role == "variation" else f"{role} class {c}"
         if stateful:
             out[index], out_state[index] = api.variation_with_state(images[index], state[index], degree=degree,
                                                                     seed=stream, desc=desc)
         else:
             out[index] = api.variation(images[index], degree=degree, seed=stream, desc=desc)
     return out, out_state
+
+
+def expand_release(api, images: np.ndarray, labels: np.ndarray, *, per_class: int, degree: float, seed: int,
+                   state: np.ndarray | None = None):
+    """The released set: each class's final candidates followed by ``per_class - N`` variations of them at
+    ``degree``. Post-processing of S_T only (no private data, no privacy cost).
+
+    Children go round-robin over a seeded permutation of the class's candidates, so each candidate has as many
+    children as any other, give or take one. Returns ``(images, labels, parents, state)``: ``parents`` indexes
+    ``images`` of S_T (a candidate is its own parent), ``state`` the API's per-image state or None.
+    """
+    parents, is_child = [], []
+    for c, index in class_slices(labels).items():
+        extra = per_class - len(index)
+        if extra < 0:
+            raise ValueError(f"pe.release_size: {per_class} per class is below the {len(index)} final candidates")
+        order = seeding.rng(seed, role="release", class_index=c).permutation(index)
+        parents.append(np.concatenate([index, np.resize(order, extra)]))
+        is_child.append(np.arange(per_class) >= len(index))
+    parents, is_child = np.concatenate(parents), np.concatenate(is_child)
+    out, out_labels = images[parents], labels[parents]
+    out_state = None if state is None else state[parents]
+    if is_child.any():
+        varied, varied_state = variation_population_with_state(
+            api, out[is_child], out_labels[is_child], degree=degree, iteration=0, seed=seed,
+            state=None if out_state is None else out_state[is_child], role="release")
+        out[is_child] = varied
+        if out_state is not None:
+            out_state[is_child] = varied_state
+    return out, out_labels, parents, out_state
