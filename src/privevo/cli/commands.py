@@ -166,7 +166,15 @@ def cmd_model_info(args) -> int:
 
     from privevo.io.artifacts import save_json
 
+    from privevo.apis import uses_foundation_model
+
     params = _params(args)
+    if not uses_foundation_model(params["pe"]["api"]):
+        record = {"source": None, "api": params["pe"]["api"],
+                  "note": f"pe.api {params['pe']['api']} draws without a foundation model: none was trained or loaded"}
+        save_json(args.out, record)
+        print(json.dumps(record, indent=2))
+        return 0
     model = Path(args.model)
     weights = sorted(p for p in model.rglob("*") if p.suffix in (".safetensors", ".bin") and p.is_file())
     if not weights:

@@ -23,6 +23,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from privevo.apis import uses_foundation_model
 from privevo.config.params import degree_of_iteration, mix_pe_epsilon, number_tag, privacy_tag
 
 HASH_LENGTH = 8
@@ -80,7 +81,11 @@ class Layout:
             self.model_dir = str(params["model"]["local_path"])
             unet_dir = Path(self.model_dir) / "unet"
             self.model_marker = str((unet_dir if unet_dir.is_dir() else Path(self.model_dir)) / "config.json")
-        # Written in both modes (in local mode it is the only file under results/model/<key>).
+        # An API that uses no foundation model (the simulator) gets none: no pretraining in its DAG.
+        self.uses_model = uses_foundation_model(params["pe"]["api"])
+        if not self.uses_model:
+            self.model_marker = []
+        # Written in every mode (in local mode it is the only file under results/model/<key>).
         self.model_record = f"{model_root}/model.json"
 
         embeddings = f"{results}/embeddings/{self.keys['embedding']}"

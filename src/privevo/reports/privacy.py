@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from privevo.apis import uses_foundation_model
 from privevo.data.private import private_class_names
 from privevo.config.params import histogram_threshold, variation_degrees
 from privevo.pe.noise import noise_record
@@ -60,7 +61,9 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
             "private_set": params["data"]["private_set"],
             "class_set": private_class_names(params["data"]["private_set"], private_dir=params["data"]["private_dir"]),
             "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
-            "foundation_model": "pretrained on public data only" if params["model"]["source"] == "pretrain" else params["model"]["local_path"],
+            "foundation_model": (f"none: pe.api {pe['api']} draws without one" if not uses_foundation_model(pe["api"])
+                                 else "pretrained on public data only" if params["model"]["source"] == "pretrain"
+                                 else params["model"]["local_path"]),
             "variation_degrees": variation_degrees(params),
             "variation_degrees_note": ("entry t-1 is iteration t's degree: the lookahead of S_(t-1) and the "
                                        "variation that makes S_t both use it"),
