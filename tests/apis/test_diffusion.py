@@ -104,3 +104,37 @@ def test_a_model_at_another_resolution_serves_the_private_shape(tmp_path, images
 
 def test_same_resolution_reports_no_resize(api):
     assert api.describe()["resize"] == "none (same resolution)" and api.describe()["resize_method"] is None
+
+
+def test_a_class_conditional_model_draws_the_class_it_is_told(tmp_path, images):
+    import torch
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    from privevo.core import seeding
+    from privevo.pe.loop import initial_population, variation_population
+
+    torch.manual_seed(0)
+    UNet2DModel(sample_size=28, in_channels=1, out_channels=1, layers_per_block=1, block_out_channels=(8, 16),
+                down_block_types=("DownBlock2D",) * 2, up_block_types=("UpBlock2D",) * 2, norm_num_groups=4,
+                num_class_embeds=12).save_pretrained(tmp_path / "unet")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(tmp_path / "scheduler")
+    api = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=3, batch_size=4, device="cpu",
+                                       class_labels=[11 - c for c in range(10)])
+    assert api.class_conditional and api.class_labels[0] == 11
+    # The same noise drawn for two classes gives two images: the class embedding is used.
+    assert not np.array_equal(api.random(2, seed=0, class_index=0), api.random(2, seed=0, class_index=1))
+    with pytest.raises(ValueError, match="class_index"):
+        api.random(2, seed=0)
+    # PE's loop tells it the class of every call.
+    s0, labels = initial_population(api, classes=[0, 1], num_samples_per_class=2, seed=0)
+    stream = seeding.torch_seed(0, role="random", class_index=0, iteration=0)
+    np.testing.assert_array_equal(s0[:2], api.random(2, seed=stream, class_index=0))
+    assert variation_population(api, s0, labels, degree=0.5, iteration=1, seed=0).shape == s0.shape
+
+
+def test_class_labels_for_an_unconditional_model_name_the_key(tmp_path):
+    from real_mode import write_tiny_model
+
+    write_tiny_model(tmp_path, size=32, channels=3)
+    with pytest.raises(ParamsError, match="model.class_labels"):
+        DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=3, device="cpu", class_labels=list(range(10)))

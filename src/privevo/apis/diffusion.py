@@ -22,6 +22,8 @@ from tqdm.auto import tqdm
 from privevo.io.images import check_images
 from privevo.io.resize import RESIZE_METHODS, to_image_shape
 from privevo.apis.base import check_degree
+from privevo.core.classes import NUM_CLASSES
+from privevo.core.errors import ParamsError
 from privevo.core.devices import out_of_memory_hint, resolve_device, resolve_mixed_precision
 from privevo.core.timing import model_time
 
@@ -119,6 +121,7 @@ class DiffusionAPI:
         num_inference_steps: int,
         image_shape: tuple[int, int, int] | None = None,
         resize_method: str = "torch_bicubic",
+        class_labels: list[int] | None = None,
         batch_size: int = 128,
         device: str = "auto",
         mixed_precision: str = "auto",
@@ -140,6 +143,21 @@ class DiffusionAPI:
         if resize_method not in RESIZE_METHODS:
             raise ValueError(f"model.resize_method: unknown {resize_method!r}; known: {', '.join(RESIZE_METHODS)}")
         self.resize_method = resize_method
+        # A class-conditional UNet (num_class_embeds) draws class c directly: PE's class c is the model's
+        # class_labels[c] (default: c).
+        num_class_embeds = getattr(unet.config, "num_class_embeds", None)
+        self.class_conditional = num_class_embeds is not None
+        if class_labels is not None and not self.class_conditional:
+            raise ParamsError("params key model.class_labels: the model is not class-conditional (its UNet has no "
+                              "num_class_embeds); set model.class_labels to null")
+        self.class_labels = list(class_labels) if class_labels is not None else None
+        if self.class_conditional:
+            ids = self.class_labels if self.class_labels is not None else list(range(NUM_CLASSES))
+            if max(ids) >= num_class_embeds or min(ids) < 0:
+                raise ParamsError(f"params key model.class_labels: the model has {num_class_embeds} classes; "
+                                  f"got ids {ids}")
+            self.class_labels = ids
+            logger.info("class-conditional model: PE class c is the model's class %s", ids)
         self.resizes = tuple(self.image_shape[:2]) != tuple(self.sample_shape[1:])
         if self.resizes:
             logger.info("the model samples %s; images are resized to and from the private %s with %s",
@@ -162,6 +180,7 @@ class DiffusionAPI:
             num_inference_steps=params["pe"]["num_inference_steps"],
             image_shape=image_shape,
             resize_method=params["model"]["resize_method"],
+            class_labels=params["model"]["class_labels"],
             batch_size=params["pe"]["batch_size"],
             device=params["device"],
             mixed_precision=params["model"]["mixed_precision"],
@@ -177,20 +196,32 @@ class DiffusionAPI:
         generator = torch.Generator("cpu").manual_seed(int(seed))
         return torch.randn((num_images, *self.sample_shape), generator=generator)
 
-    def random(self, num_images: int, *, seed: int, desc: str = "random samples") -> np.ndarray:
-        """RANDOM_API: ``num_images`` fresh DDIM samples, uint8 NHWC."""
+    def random(self, num_images: int, *, seed: int, desc: str = "random samples", class_index: int | None = None
+               ) -> np.ndarray:
+        """RANDOM_API: ``num_images`` fresh DDIM samples, uint8 NHWC (of PE class ``class_index`` for a
+        class-conditional model)."""
         noise = self.noise(num_images, seed)
-        return self._denoise_batches(noise, start_index=0, desc=desc)
+        return self._denoise_batches(noise, start_index=0, desc=desc, model_class=self._model_class(class_index))
 
-    def variation(self, images: np.ndarray, *, degree: float, seed: int, desc: str = "variations") -> np.ndarray:
-        """VARIATION_API: one variation of each image at ``degree`` (fraction of the schedule re-run)."""
+    def _model_class(self, class_index: int | None) -> int | None:
+        if not self.class_conditional:
+            return None
+        if class_index is None:
+            raise ValueError("a class-conditional model needs the class to draw (class_index)")
+        return self.class_labels[class_index]
+
+    def variation(self, images: np.ndarray, *, degree: float, seed: int, desc: str = "variations",
+                  class_index: int | None = None) -> np.ndarray:
+        """VARIATION_API: one variation of each image at ``degree`` (fraction of the schedule re-run), of PE class
+        ``class_index`` for a class-conditional model."""
+        model_class = self._model_class(class_index)
         check_images(images, name="variation input")
         steps = check_degree(degree, self.num_inference_steps, where="variation degree")
         if steps == 0:
             return images.copy()
         noise = self.noise(len(images), seed)
         if steps >= self.num_inference_steps:
-            return self._denoise_batches(noise, start_index=0, desc=desc)
+            return self._denoise_batches(noise, start_index=0, desc=desc, model_class=model_class)
         start_index = self.num_inference_steps - steps
         t_start = self.scheduler.timesteps[start_index]
         if self.resizes:
@@ -199,19 +230,22 @@ class DiffusionAPI:
         if clean.shape[1:] != noise.shape[1:]:
             raise ValueError(f"images of shape {tuple(clean.shape[1:])} do not match the model's {self.sample_shape}")
         noised = self.scheduler.add_noise(clean, noise, torch.full((len(images),), int(t_start)))
-        return self._denoise_batches(noised, start_index=start_index, desc=desc)
+        return self._denoise_batches(noised, start_index=start_index, desc=desc, model_class=model_class)
 
     @torch.inference_mode()
-    def _denoise_batches(self, x: torch.Tensor, *, start_index: int, desc: str) -> np.ndarray:
+    def _denoise_batches(self, x: torch.Tensor, *, start_index: int, desc: str, model_class: int | None = None
+                         ) -> np.ndarray:
         timesteps = self.scheduler.timesteps[start_index:]
         out = []
         with out_of_memory_hint("pe.batch_size", self.batch_size, self.device), \
                 tqdm(total=len(x) * len(timesteps), desc=desc, unit="img-step", leave=False) as bar:
             for begin in range(0, len(x), self.batch_size):
                 sample = x[begin : begin + self.batch_size].to(self.device)
+                condition = ({} if model_class is None else
+                             {"class_labels": torch.full((len(sample),), model_class, device=self.device)})
                 for t in timesteps:
                     with model_time("unet"), autocast(self.device, self.mixed_precision):
-                        eps = self.unet(sample, t).sample
+                        eps = self.unet(sample, t, **condition).sample
                     sample = self.scheduler.step(eps.float(), t, sample).prev_sample
                     bar.update(len(sample))
                 out.append(self._to_private_shape(tensor_to_images(sample, self.output_channels)))

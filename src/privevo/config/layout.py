@@ -253,7 +253,7 @@ def output_image_settings(params: dict) -> dict:
     folder) and how the model's images are resized to it."""
     data = params["data"]
     return {"private_set": data["private_set"], "private_dir": data["private_dir"],
-            "resize_method": params["model"]["resize_method"]}
+            "resize_method": params["model"]["resize_method"], "class_labels": params["model"]["class_labels"]}
 
 
 def _pick(section: dict, *keys: str) -> dict:

@@ -128,6 +128,10 @@ def _check_semantics(params: dict) -> None:
     if params["evaluation"]["split"] == "validation" and not params["data"]["validation_size"]:
         raise ParamsError("params key evaluation.split: validation needs data.validation_size > 0 (images held out "
                           "of the private training set)")
+    labels = params["model"]["class_labels"]
+    if labels is not None and len(labels) != NUM_CLASSES:
+        raise ParamsError(f"params key model.class_labels: one model class id per private class ({NUM_CLASSES}); "
+                          f"got {len(labels)}")
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:

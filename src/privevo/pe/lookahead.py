@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from privevo.core import seeding
-from privevo.pe.loop import STATE_KEY, carries_state, class_slices
+from privevo.pe.loop import STATE_KEY, carries_state, class_kwargs, class_slices
 
 
 def lookahead_embeddings(
@@ -32,7 +32,8 @@ def lookahead_embeddings(
             varied, _ = api.variation_with_state(np.repeat(images[index], k, axis=0), np.repeat(state[index], k, axis=0),
                                                  degree=degree, seed=stream, desc=desc)
         else:
-            varied = api.variation(np.repeat(images[index], k, axis=0), degree=degree, seed=stream, desc=desc)
+            varied = api.variation(np.repeat(images[index], k, axis=0), degree=degree, seed=stream, desc=desc,
+                                   **class_kwargs(api, c))
         variations[(index[:, None] * k + np.arange(k)).ravel()] = varied
     features = embedder.embed(variations, batch_size=embed_batch_size)
     return features.reshape(len(images), k, -1).mean(axis=1).astype(np.float32)

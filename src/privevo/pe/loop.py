@@ -30,6 +30,11 @@ def carries_state(api) -> bool:
     return bool(getattr(api, "carries_state", False))
 
 
+def class_kwargs(api, class_index: int) -> dict:
+    """``{"class_index": c}`` for an API that draws class c directly (a class-conditional model), else nothing."""
+    return {"class_index": int(class_index)} if getattr(api, "class_conditional", False) else {}
+
+
 def class_slices(labels: np.ndarray) -> dict[int, np.ndarray]:
     """Indices of each class in ``labels``, in class order."""
     return {int(c): np.flatnonzero(labels == c) for c in np.unique(labels)}
@@ -53,7 +58,7 @@ def initial_population_with_state(api, *, classes: list[int], num_samples_per_cl
             drawn, state = api.random_with_state(num_samples_per_class, class_index=c, seed=stream, desc=f"S_0 class {c}")
             states.append(state)
         else:
-            drawn = api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}")
+            drawn = api.random(num_samples_per_class, seed=stream, desc=f"S_0 class {c}", **class_kwargs(api, c))
         images.append(drawn)
         labels.append(np.full(num_samples_per_class, c, dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels), (np.concatenate(states) if states else None)
@@ -153,7 +158,7 @@ def variation_population_with_state(api, images: np.ndarray, labels: np.ndarray,
             out[index], out_state[index] = api.variation_with_state(images[index], state[index], degree=degree,
                                                                     seed=stream, desc=desc)
         else:
-            out[index] = api.variation(images[index], degree=degree, seed=stream, desc=desc)
+            out[index] = api.variation(images[index], degree=degree, seed=stream, desc=desc, **class_kwargs(api, c))
     return out, out_state
 
 
