@@ -96,3 +96,19 @@ def test_threshold_clips_and_all_zero_fails_with_advice(embeddings):
     hist = H.dp_nn_histogram(private, candidates, noise_multiplier=1.0, threshold=1e6, noise=EntropyNoise())
     with pytest.raises(H.EmptyHistogramError, match="histogram_threshold.*epsilon"):
         hist.probabilities
+
+
+def test_centred_cosine_votes_follow_direction_not_distance_to_the_centre():
+    from privevo.pe.loop import centred_unit, noisy_histograms
+
+    # A hub candidate sits at the centre of the candidates; L2 gives it every vote, centred cosine none.
+    candidates = np.array([[0.0, 0.0], [10.0, 0.0], [-10.0, 0.0], [0.0, 10.0], [0.0, -10.0]], np.float32)
+    private = np.array([[1.0, 0.2], [0.2, 1.0], [-1.0, 0.1], [0.1, -1.0]], np.float32)
+    kwargs = dict(noise_multiplier=0.0, num_neighbours=1, noise_for_class=lambda c: ReproducibleNoise(0, class_index=c, iteration=1))
+    labels_p, labels_c = np.zeros(4, np.int64), np.zeros(5, np.int64)
+    l2 = noisy_histograms(private, labels_p, candidates, labels_c, **kwargs)
+    cosine = noisy_histograms(private, labels_p, candidates, labels_c, vote_metric="centred_cosine", **kwargs)
+    np.testing.assert_array_equal(l2, [4, 0, 0, 0, 0])
+    np.testing.assert_array_equal(cosine, [0, 1, 1, 1, 1])
+    unit = centred_unit(private, candidates.mean(0))
+    np.testing.assert_allclose(np.linalg.norm(unit, axis=1), 1.0, rtol=1e-6)

@@ -369,10 +369,10 @@ def cmd_pe_histogram(args) -> int:
     key = histogram_draw_fingerprint(
         lookahead, labels, iteration=args.iteration, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
         noise_source=noise, private_embeddings_path=args.private_embeddings,
-        private_settings={"data": params["data"], "embedding": params["embedding"]})
+        private_settings={"data": params["data"], "embedding": params["embedding"], "vote_metric": pe["vote_metric"]})
     noisy, reused = load_or_draw(Path(args.out_dir) / "draws", key, lambda: noisy_histograms(
         *_private_embeddings(args), lookahead, labels, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
-        backend=pe["nn_backend"],
+        backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
         noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=args.iteration)))
     threshold = histogram_threshold(params, sigma)
     frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,

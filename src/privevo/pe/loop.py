@@ -64,6 +64,13 @@ def initial_population_with_state(api, *, classes: list[int], num_samples_per_cl
     return np.concatenate(images), np.concatenate(labels), (np.concatenate(states) if states else None)
 
 
+def centred_unit(embeddings: np.ndarray, centre: np.ndarray) -> np.ndarray:
+    """Rows minus ``centre``, scaled to unit length (L2 nearest neighbours of these are cosine neighbours)."""
+    shifted = np.asarray(embeddings, dtype=np.float64) - centre
+    norms = np.linalg.norm(shifted, axis=1, keepdims=True)
+    return (shifted / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
 def noisy_histograms(
     private_embeddings: np.ndarray,
     private_labels: np.ndarray,
@@ -74,21 +81,30 @@ def noisy_histograms(
     num_neighbours: int,
     noise_for_class: Callable[[int], NoiseSource],
     backend: str = "auto",
+    vote_metric: str = "l2",
 ) -> np.ndarray:
     """The noisy vote counts of one iteration, one per candidate (aligned with ``candidate_labels``).
 
     Class c's private samples vote only for class c's candidates; the classes partition the private set,
     so together the histograms still have L2 sensitivity 1. ``noise_for_class(c)`` gives class c's noise
     source (the OS entropy unless debugging). Thresholding and selection are post-processing of these counts.
+    ``vote_metric`` "centred_cosine" votes by cosine similarity after subtracting the mean of class c's candidate
+    embeddings (public) from both sides, a hubness reduction that does not change the sensitivity.
     """
     if len(private_embeddings) != len(private_labels):
         raise ValueError("private embeddings and labels differ in length")
     noisy = np.empty(len(candidate_labels), dtype=np.float64)
     for c, cand_index in class_slices(candidate_labels).items():
         # An empty private class is not logged: that would be a private fact outside the DP release.
+        private_c, candidates_c = private_embeddings[private_labels == c], candidate_embeddings[cand_index]
+        if vote_metric == "centred_cosine":
+            centre = candidates_c.mean(axis=0)
+            private_c, candidates_c = centred_unit(private_c, centre), centred_unit(candidates_c, centre)
+        elif vote_metric != "l2":
+            raise ValueError(f"pe.vote_metric: unknown {vote_metric!r}; known: l2, centred_cosine")
         histogram = dp_nn_histogram(
-            private_embeddings[private_labels == c],
-            candidate_embeddings[cand_index],
+            private_c,
+            candidates_c,
             noise_multiplier=noise_multiplier,
             threshold=0.0,
             noise=noise_for_class(c),

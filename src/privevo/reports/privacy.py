@@ -52,6 +52,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "votes": {
             "num_nearest_neighbours": pe["num_nearest_neighbours"],
             "vote_weight": f"1/sqrt({pe['num_nearest_neighbours']})",
+            "metric": pe["vote_metric"] + (" (centred on the mean of the class's candidate embeddings, public)"
+                                           if pe["vote_metric"] == "centred_cosine" else ""),
         },
         "histogram_threshold": histogram_threshold(params, sigma),
         "selection": pe["selection"] + (f" (top {pe['rank_top']} per class)" if pe["selection"] == "rank" else ""),
