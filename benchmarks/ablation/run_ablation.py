@@ -32,6 +32,8 @@ ROOT = HERE.parents[1]
 LEVERS = {
     "simulator": ("simulator.yaml", "procedural garment simulator API in place of the DDPM"),
     "simulator-release500": ("simulator-release500.yaml", "simulator + release of 500 per class (S_T + variations)"),
+    "simulator-mnn10": ("simulator-mnn10.yaml", "simulator + 10-nearest-neighbour votes (1/sqrt(10) each)"),
+    "simulator-cosine": ("simulator-cosine.yaml", "simulator + centred-cosine votes"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
