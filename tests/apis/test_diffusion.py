@@ -138,3 +138,22 @@ def test_class_labels_for_an_unconditional_model_name_the_key(tmp_path):
     write_tiny_model(tmp_path, size=32, channels=3)
     with pytest.raises(ParamsError, match="model.class_labels"):
         DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=3, device="cpu", class_labels=list(range(10)))
+
+
+def test_dpm_solver_sampler_draws_and_varies_deterministically(tmp_path, images):
+    from diffusers import DDPMScheduler
+
+    build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \
+        .save_pretrained(tmp_path / "unet")
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").save_pretrained(tmp_path / "scheduler")
+    api = DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=6, batch_size=4, device="cpu",
+                                       sampler="dpm_solver")
+    samples = api.random(6, seed=1)  # two batches: each starts from a fresh solver history
+    assert samples.shape == (6, 28, 28, 1)
+    np.testing.assert_array_equal(samples[4:], api.random(6, seed=1)[4:])
+    np.testing.assert_array_equal(api.variation(images, degree=0.5, seed=2), api.variation(images, degree=0.5, seed=2))
+    near = np.abs(api.variation(images, degree=1 / 6, seed=2).astype(int) - images).mean()
+    far = np.abs(api.variation(images, degree=1.0, seed=2).astype(int) - images).mean()
+    assert near < far
+    with pytest.raises(ParamsError, match="pe.sampler"):
+        DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=6, device="cpu", sampler="euler")

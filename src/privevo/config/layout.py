@@ -207,7 +207,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     embedding_key = f"{params['embedding']['name']}-{settings_hash(embedding_settings)}"
     pe = params["pe"]
     sampler = {"api": pe["api"], "num_samples_per_class": pe["num_samples_per_class"],
-               "num_inference_steps": pe["num_inference_steps"], "lookahead_degree": pe["lookahead_degree"],
+               "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
+               "lookahead_degree": pe["lookahead_degree"],
                "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
                **output_image_settings(params)}
     if pe["api"] == "simulator":  # its variation scale decides S_0's lookahead (and, through pe, every run)
@@ -315,7 +316,8 @@ def rule_settings(params: dict, rule_name: str):
 
 def _rule_settings(params: dict, rule_name: str):
     pe, model, emb = params["pe"], params["model"], params["embedding"]
-    sampler = {**_pick(pe, "num_inference_steps"), "mixed_precision": model["mixed_precision"], "seed": params["seed"],
+    sampler = {**_pick(pe, "num_inference_steps", "sampler"), "mixed_precision": model["mixed_precision"],
+               "seed": params["seed"],
                **output_image_settings(params)}
     embedding = _pick(emb, "name", "resolution", "inception_path")
     fixed = {
