@@ -22,7 +22,8 @@ def real_mode_params(base, **data):
     params["paths"] = {"data_dir": str(base / "data"), "results_dir": str(base / "results")}
     params["data"].update(max_private_samples=300, augmented_count=1000, shapes_count=300, **data)
     params["model"].update(source="local", local_path=str(base / "tiny32"))
-    params["pe"].update(num_samples_per_class=4, num_iterations=1, variation_degrees=[0.6], num_inference_steps=4)
+    params["pe"].update(num_samples_per_class=4, num_iterations=1, variation_degrees=[0.6], num_inference_steps=4,
+                        release_size=6)
     params["audit"].update(num_trials=200, max_private=200)
     params["dpsgd"]["enabled"] = params["robustness"]["enabled"] = params["mixing"]["enabled"] = False
     params["mixing"]["public_pe"] = False
@@ -37,7 +38,13 @@ def test_a_32x32_local_model_runs_the_workflow_on_a_private_set(tmp_path, privat
     if private == "cifar10":
         write_cifar10_batches(tmp_path / "cifar", per_batch=40, test_count=100)
         data = {"private_set": "cifar10", "private_dir": str(tmp_path / "cifar")}
+    else:  # the validation protocol of issue 11, on the grey set
+        data = {**data, "validation_size": 100}
     params = real_mode_params(tmp_path, **data)
+    if private == "cifar10":  # the other sampler and vote metric, through the workflow
+        params["pe"].update(sampler="dpm_solver", vote_metric="centred_cosine")
+    else:
+        params["evaluation"]["split"] = "validation"
     layout = Layout(params)
     # A flag ends --config's list, so the targets that follow are read as targets.
     proc = snakemake("--printshellcmds", layout.metrics, layout.privacy_report,
@@ -45,10 +52,11 @@ def test_a_32x32_local_model_runs_the_workflow_on_a_private_set(tmp_path, privat
     logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted(tmp_path.rglob("*.log"))[:30])
     assert proc.returncode == 0, proc.stderr[-4000:] + logs
     shape = (32, 32, 3) if private == "cifar10" else (28, 28, 1)
-    images, labels = load_images(layout.synthetic)
-    assert images.shape == (40, *shape) and np.bincount(labels).tolist() == [4] * 10
+    images, labels = load_images(layout.synthetic)  # S_T (4 per class) and 2 variations of it per class
+    assert images.shape == (60, *shape) and np.bincount(labels).tolist() == [6] * 10
     assert load_images(layout.candidates(0))[0].shape[1:] == shape
     privacy = load_json(layout.privacy_report)
+    assert privacy["release"]["size_per_class"] == 6 and privacy["num_synthetic"] == 60
     record = privacy["compute"]["images"]
     assert record["model_image_shape"] == [32, 32, 3] and record["image_shape"] == list(shape)
     if private == "cifar10":
@@ -57,4 +65,5 @@ def test_a_32x32_local_model_runs_the_workflow_on_a_private_set(tmp_path, privat
         assert record["resize_method"] == "torch_bicubic" and record["channels"] == "RGB averaged to grey"
     metrics = load_json(layout.metrics)
     assert metrics["resize"] == record["resize"] and 0.0 <= metrics["accuracy_mean"] <= 1.0
+    assert metrics["evaluated_on"].startswith("validation" if private == "fashion_mnist" else "test")
     assert load_json(layout.data_manifest)["image_shape"] == list(shape)
