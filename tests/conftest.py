@@ -13,9 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-# Workflow tests that run Snakemake in the repository root share its .snakemake locks (and the make test clears
-# a stale lock only when no other Snakemake runs there): under pytest-xdist they run on one worker, one at a time.
-ROOT_SNAKEMAKE_FILES = {"test_workflow.py", "test_make.py", "test_profiles.py"}
+# Workflow tests that run Snakemake in the repository root share its .snakemake records and locks: under
+# pytest-xdist they run on one worker, one at a time. (The make, DVC and real-mode tests run in folders of their own.)
+ROOT_SNAKEMAKE_FILES = {"test_workflow.py", "test_profiles.py"}
 
 
 def pytest_collection_modifyitems(config, items):

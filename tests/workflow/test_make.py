@@ -3,6 +3,7 @@ the same command resumes without redrawing a finished histogram."""
 
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,8 +27,31 @@ def user_environment() -> dict:
     return env
 
 
-def make_smoke(params_file: Path, **popen):
-    return subprocess.Popen(["make", "smoke", f"SMOKE_PARAMS={params_file}"], cwd=ROOT, env=user_environment(),
+PROJECT_FILES = ("Makefile", "Snakefile", "requirements.txt", "constraints.txt", "pyproject.toml", "workflow",
+                 "profiles", "config", "src")
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The project as a newcomer's clone has it, in its own folder (its own .snakemake, so other workflow tests
+    may run beside it): files copied with their times, so make's stamps stay valid; the set-up venv and the
+    fetched data linked in, as `make setup` left them."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in PROJECT_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, project / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        else:
+            shutil.copy2(source, project / name)
+    (project / ".venv").symlink_to(ROOT / ".venv")
+    (project / "data").mkdir()
+    (project / "data" / "sources").symlink_to(ROOT / "data" / "sources")
+    return project
+
+
+def make_smoke(project: Path, params_file: Path, **popen):
+    return subprocess.Popen(["make", "smoke", f"SMOKE_PARAMS={params_file}"], cwd=project, env=user_environment(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, **popen)
 
 
@@ -71,11 +95,11 @@ def smoke_params(tmp_path):
     return params, write_params(tmp_path / "params.yaml", params)
 
 
-def test_make_smoke_without_venv_on_path_survives_kill_9_mid_pe(smoke_params):
+def test_make_smoke_without_venv_on_path_survives_kill_9_mid_pe(smoke_params, project):
     params, params_file = smoke_params
     results = Path(params["paths"]["results_dir"])
     first_iteration = None
-    proc = make_smoke(params_file)
+    proc = make_smoke(project, params_file)
     deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None:
         found = list(results.glob("pe/runs/*/seed_*/*/iter_001/selected.npz"))
@@ -87,10 +111,10 @@ def test_make_smoke_without_venv_on_path_survives_kill_9_mid_pe(smoke_params):
     kill_hard(proc)
     histogram = (first_iteration / "histogram.npz").read_bytes()
     finished_before = set(executed_rules(proc.stdout.read()))
-    assert (ROOT / ".snakemake" / "locks").is_dir() and any((ROOT / ".snakemake" / "locks").iterdir()), \
+    assert (project / ".snakemake" / "locks").is_dir() and any((project / ".snakemake" / "locks").iterdir()), \
         "a hard kill should leave Snakemake's lock behind"
 
-    rerun = make_smoke(params_file)
+    rerun = make_smoke(project, params_file)
     output, _ = rerun.communicate(timeout=900)
     assert rerun.returncode == 0, output[-6000:]
     assert "clearing the lock" in output

@@ -129,8 +129,24 @@ def make_sampler(name: str, scheduler_config):
     raise ParamsError(f"params key pe.sampler: unknown {name!r}; known: {', '.join(SAMPLERS)}")
 
 
+def model_classes(unet_config, class_labels: list[int] | None) -> list[int] | None:
+    """The model class id of each PE class for a class-conditional UNet (``num_class_embeds``; default: c -> c),
+    or None for an unconditional one (which must get no ``class_labels``)."""
+    num_class_embeds = getattr(unet_config, "num_class_embeds", None)
+    if num_class_embeds is None:
+        if class_labels is not None:
+            raise ParamsError("params key model.class_labels: the model is not class-conditional (its UNet has no "
+                              "num_class_embeds); set model.class_labels to null")
+        return None
+    ids = list(class_labels) if class_labels is not None else list(range(NUM_CLASSES))
+    if max(ids) >= num_class_embeds or min(ids) < 0:
+        raise ParamsError(f"params key model.class_labels: the model has {num_class_embeds} classes; got ids {ids}")
+    logger.info("class-conditional model: PE class c is the model's class %s", ids)
+    return ids
+
+
 class DiffusionAPI:
-    """RANDOM_API and VARIATION_API over a diffusers UNet2DModel with a DDIM sampler."""
+    """RANDOM_API and VARIATION_API over a diffusers UNet2DModel with a DDIM or DPM-Solver++ sampler."""
 
     def __init__(
         self,
@@ -146,8 +162,8 @@ class DiffusionAPI:
         device: str = "auto",
         mixed_precision: str = "auto",
     ):
-        """``image_shape`` (H, W, C): the images the API takes and returns; None: the model's H and W, grey."""
-
+        """``image_shape`` (H, W, C): the images the API takes and returns; None: the model's H and W, grey.
+        ``class_labels``: a class-conditional model's class id of each PE class (see :func:`model_classes`)."""
         self.device = resolve_device(device)
         self.unet = unet.to(self.device).eval()
         self.sampler = sampler
@@ -163,21 +179,8 @@ class DiffusionAPI:
         if resize_method not in RESIZE_METHODS:
             raise ValueError(f"model.resize_method: unknown {resize_method!r}; known: {', '.join(RESIZE_METHODS)}")
         self.resize_method = resize_method
-        # A class-conditional UNet (num_class_embeds) draws class c directly: PE's class c is the model's
-        # class_labels[c] (default: c).
-        num_class_embeds = getattr(unet.config, "num_class_embeds", None)
-        self.class_conditional = num_class_embeds is not None
-        if class_labels is not None and not self.class_conditional:
-            raise ParamsError("params key model.class_labels: the model is not class-conditional (its UNet has no "
-                              "num_class_embeds); set model.class_labels to null")
-        self.class_labels = list(class_labels) if class_labels is not None else None
-        if self.class_conditional:
-            ids = self.class_labels if self.class_labels is not None else list(range(NUM_CLASSES))
-            if max(ids) >= num_class_embeds or min(ids) < 0:
-                raise ParamsError(f"params key model.class_labels: the model has {num_class_embeds} classes; "
-                                  f"got ids {ids}")
-            self.class_labels = ids
-            logger.info("class-conditional model: PE class c is the model's class %s", ids)
+        self.class_labels = model_classes(unet.config, class_labels)
+        self.class_conditional = self.class_labels is not None
         self.resizes = tuple(self.image_shape[:2]) != tuple(self.sample_shape[1:])
         if self.resizes:
             logger.info("the model samples %s; images are resized to and from the private %s with %s",
