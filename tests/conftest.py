@@ -13,17 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-# Workflow tests that run Snakemake in the repository root share its .snakemake records and locks: under
-# pytest-xdist they run on one worker, one at a time. (The make, DVC and real-mode tests run in folders of their own.)
-ROOT_SNAKEMAKE_FILES = {"test_workflow.py", "test_profiles.py"}
+# Workflow tests that run Snakemake in the repository root share its .snakemake records and locks, and the
+# session's smoke sweep: their modules carry pytest.mark.xdist_group("root-snakemake"), so under pytest-xdist
+# (make test: --dist loadgroup) one worker runs them all, one at a time. The make, DVC and real-mode tests run
+# Snakemake in folders of their own. (The marker sits in the modules: xdist reads it before this hook runs.)
 
 
 def pytest_collection_modifyitems(config, items):
     import torch
 
-    for item in items:
-        if item.path.name in ROOT_SNAKEMAKE_FILES:
-            item.add_marker(pytest.mark.xdist_group("root-snakemake"))
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")

@@ -12,6 +12,8 @@ from privevo.config.layout import Layout
 from conftest import ROOT, snakemake, write_params
 
 LOGS = ROOT / ".snakemake" / "cluster-generic-logs"
+# Snakemake in the repository root: one pytest-xdist worker runs every such test, one at a time (conftest.py).
+pytestmark = pytest.mark.xdist_group("root-snakemake")
 
 
 def smoke(tmp_path, **sweep):

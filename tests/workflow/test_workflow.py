@@ -13,7 +13,8 @@ from privevo.config.runs import Sweep
 
 from conftest import mutate, snakemake, write_params
 
-pytestmark = pytest.mark.slow
+# Snakemake in the repository root: one pytest-xdist worker runs every such test, one at a time (conftest.py).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("root-snakemake")]
 
 EPSILON_FREE_RULES = {"prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples",
                       "pe_initial_lookahead"}
