@@ -455,7 +455,7 @@ def cmd_pe_release(args) -> int:
     _save_population(args.out_synthetic, images, labels, **groups)
     audit = load_json(args.audit) if args.audit else None
     report = privacy_report(params, load_json(args.calibration), num_synthetic=len(images), audit=audit,
-                            compute=_compute_record(params))
+                            compute=_compute_record(params, model_dir=args.model))
     if release is not None:
         report["release"] = release
     save_json(args.out_privacy, report)
@@ -465,7 +465,7 @@ def cmd_pe_release(args) -> int:
     return 0
 
 
-def _compute_record(params: dict) -> dict:
+def _compute_record(params: dict, *, model_dir: str | None = None) -> dict:
     """Where the models ran and in which precision (auto resolves per machine)."""
     from privevo.core.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
 
@@ -476,8 +476,9 @@ def _compute_record(params: dict) -> dict:
     precision, reason = resolve_mixed_precision(params["model"]["mixed_precision"], device)
     record = {"device": str(device), "mixed_precision_setting": params["model"]["mixed_precision"],
               "mixed_precision": precision, "mixed_precision_reason": reason, "cpu": cpu_capability_report()}
-    if params["pe"]["api"] == "diffusion":
-        record["images"] = resize_record(model_image_shape(_layout(params).model_dir), params_image_shape(params),
+    # The run's model folder comes from the workflow (a sweep's seeds may share one model), not from these params.
+    if params["pe"]["api"] == "diffusion" and model_dir:
+        record["images"] = resize_record(model_image_shape(model_dir), params_image_shape(params),
                                          params["model"]["resize_method"])
     return record
 
