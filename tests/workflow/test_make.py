@@ -36,6 +36,9 @@ def project(tmp_path) -> Path:
     """The project as a newcomer's clone has it, in its own folder (its own .snakemake, so other workflow tests
     may run beside it): files copied with their times, so make's stamps stay valid; the set-up venv and the
     fetched data linked in, as `make setup` left them."""
+    # The copy shares the venv: its stamps must be up to date here, or make in the copy would reinstall privevo
+    # from the copy (pointing the shared venv at a temporary folder).
+    subprocess.run(["make", "setup"], cwd=ROOT, env=user_environment(), check=True, capture_output=True)
     project = tmp_path / "project"
     project.mkdir()
     for name in PROJECT_FILES:
@@ -47,6 +50,9 @@ def project(tmp_path) -> Path:
     (project / ".venv").symlink_to(ROOT / ".venv")
     (project / "data").mkdir()
     (project / "data" / "sources").symlink_to(ROOT / "data" / "sources")
+    stamps = [".venv/.installed", "data/sources/fashion-mnist/.fetched"]  # setup itself is phony: never "up to date"
+    assert subprocess.run(["make", "-q", *stamps], cwd=project, env=user_environment()).returncode == 0, \
+        "the copy's set-up is not up to date; it would reinstall into the shared venv"
     return project
 
 
