@@ -49,9 +49,10 @@ smoke: setup
 	$(BIN)/python workflow/scripts/unlock_if_stale.py --config params_file=$(SMOKE_PARAMS)
 	$(BIN)/snakemake --cores all --config params_file=$(SMOKE_PARAMS)
 
-# Two pytest workers (pytest-xdist): the workflow tests that run Snakemake in this folder stay on one, one at a
-# time (tests/conftest.py groups them); everything else runs beside them. PYTEST_PARALLEL= runs one process.
-PYTEST_PARALLEL ?= -n 2 --dist loadgroup
+# Two pytest workers (pytest-xdist), one test file per worker at a time: the tests that run Snakemake in this
+# folder all live in tests/workflow/test_workflow.py, so they run one after another on one worker; everything else
+# runs beside them. PYTEST_PARALLEL= runs one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 test: setup
 	$(BIN)/python -m pytest -m "not gpu" -q $(PYTEST_PARALLEL)

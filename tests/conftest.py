@@ -13,10 +13,9 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
-# Workflow tests that run Snakemake in the repository root share its .snakemake records and locks, and the
-# session's smoke sweep: their modules carry pytest.mark.xdist_group("root-snakemake"), so under pytest-xdist
-# (make test: --dist loadgroup) one worker runs them all, one at a time. The make, DVC and real-mode tests run
-# Snakemake in folders of their own. (The marker sits in the modules: xdist reads it before this hook runs.)
+# Tests that run Snakemake in the repository root share its .snakemake records and locks, and the session's smoke
+# sweep: they all live in tests/workflow/test_workflow.py, which `make test` (pytest-xdist --dist loadfile) runs on
+# one worker. The make, DVC and real-mode tests run Snakemake in folders of their own.
 
 
 def pytest_collection_modifyitems(config, items):

@@ -6,15 +6,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from privevo.io.artifacts import load_images, load_json, load_npz
 from privevo.config.layout import Layout
 from privevo.config.runs import Sweep
 
-from conftest import mutate, snakemake, write_params
+from conftest import ROOT, mutate, snakemake, write_params
 
-# Snakemake in the repository root: one pytest-xdist worker runs every such test, one at a time (conftest.py).
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("root-snakemake")]
+# Every test that runs Snakemake in the repository root (sharing its .snakemake records and locks) lives in this
+# file, so pytest-xdist's --dist loadfile (make test) runs them on one worker, one at a time.
+pytestmark = pytest.mark.slow
 
 EPSILON_FREE_RULES = {"prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples",
                       "pe_initial_lookahead"}
@@ -265,3 +267,45 @@ def test_changing_t_makes_a_new_run_and_leaves_the_old_one_intact(smoke_run, tmp
     assert set(pd.read_csv(Path(new.latest) / "histograms.csv")["iteration"]) == {1}
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps, "the old runs were touched"
     assert len(pd.read_csv(new.summary_csv)) == 1
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Beyond one machine through Snakemake's executors: the SLURM profile plans a sweep, and the generic cluster
+# executor runs the smoke workflow with every job in its own process, sharing nothing but files.
+
+LOGS = ROOT / ".snakemake" / "cluster-generic-logs"
+
+
+def smoke_params_file(tmp_path, **sweep):
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params["paths"] = {"data_dir": str(tmp_path / "data"), "results_dir": str(tmp_path / "results")}
+    params["sweep"].update(sweep)
+    return params, write_params(tmp_path / "params.yaml", params)
+
+
+def test_slurm_profile_plans_the_sweep_with_declared_resources(tmp_path):
+    params, params_file = smoke_params_file(tmp_path, epsilons=[1, 10], seeds=[0, 1])
+    proc = snakemake("--profile", "workflow/profiles/slurm", "--dry-run", params_file=params_file)
+    assert "histogram" in proc.stdout and re.search(r"^total\s+\d+", proc.stdout, flags=re.MULTILINE)
+    # Every job the cluster would run declares its memory and runtime.
+    jobs = proc.stdout.split("\n\n")
+    heavy = [job for job in jobs if re.search(r"^rule (pretrain|histogram|pe_variation|baseline_dpsgd):", job, re.M)]
+    assert heavy and all("mem_mb=" in job and "runtime=" in job for job in heavy), heavy[:1]
+
+
+@pytest.mark.slow
+def test_generic_cluster_executor_runs_each_job_as_its_own_process(tmp_path):
+    params, params_file = smoke_params_file(tmp_path)
+    # One iteration keeps the job count (and each job's interpreter start-up) small.
+    params["pe"].update(num_iterations=1, variation_degrees=[0.6])
+    params_file = write_params(params_file, params)
+    layout = Layout(params)
+    before = set(LOGS.glob("*.status")) if LOGS.exists() else set()
+    proc = snakemake("--profile", "workflow/profiles/cluster-generic", layout.privacy_report,
+                     params_file=params_file, check=False)
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    statuses = set(LOGS.glob("*.status")) - before
+    submitted = len(re.findall(r"Submitted job \d+ with external jobid", proc.stdout + proc.stderr))
+    assert submitted >= 8 and len(statuses) == submitted, (submitted, len(statuses))
+    assert all(path.read_text().strip() == "0" for path in statuses)
+    assert Path(layout.synthetic).exists() and Path(layout.privacy_report).exists()
