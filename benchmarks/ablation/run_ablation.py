@@ -34,6 +34,10 @@ LEVERS = {
     "simulator-release500": ("simulator-release500.yaml", "simulator + release of 500 per class (S_T + variations)"),
     "simulator-mnn10": ("simulator-mnn10.yaml", "simulator + 10-nearest-neighbour votes (1/sqrt(10) each)"),
     "simulator-cosine": ("simulator-cosine.yaml", "simulator + centred-cosine votes"),
+    "simulator-mnn10-release500": ("simulator-mnn10-release500.yaml",
+                                   "simulator + 10-NN votes + release of 500 per class"),
+    "simulator-mnn10-release500-h21": ("simulator-mnn10-release500-h21.yaml",
+                                       "the same + threshold H = 21 votes at every epsilon (2 sigma at epsilon 1)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"

@@ -10,7 +10,7 @@ import pytest
 
 from privevo.cli import main
 from privevo.config.params import degree_of_iteration, load_params
-from privevo.config.plan import MEASURED_SECONDS_PER_IMAGE_STEP, plan_run, project_time, resolve_cost
+from privevo.config.plan import MEASURED_SECONDS_PER_IMAGE_STEP, format_plan, plan_run, project_time, resolve_cost
 
 from conftest import ROOT
 
@@ -88,7 +88,7 @@ def test_projected_time_is_image_steps_times_cost():
 
 
 def test_cost_defaults_to_the_measurement_and_says_so():
-    params = load_params(ROOT / "params.yaml")
+    params = load_params(ROOT / "config" / "ddpm.yaml")
     cost, source, notes = resolve_cost(params, None)
     assert cost == MEASURED_SECONDS_PER_IMAGE_STEP["cpu-avx2-fp32-default-unet"] == 1.8e-3
     assert "cpu-avx2-fp32-default-unet" in source and any("--seconds-per-image-step" in n for n in notes)
@@ -112,7 +112,7 @@ def test_json_output(tmp_path, capsys):
     assert record["projection"]["source"] == "--seconds-per-image-step"
 
 
-@pytest.mark.parametrize("params_file", ["config/smoke.yaml", "params.yaml"])
+@pytest.mark.parametrize("params_file", ["config/smoke.yaml", "config/ddpm.yaml"])
 def test_cli_exit_code_and_no_model_loaded(params_file):
     code = ("import sys; from privevo.cli import main; rc = main(['plan', '--params', sys.argv[1]]); "
             "assert 'torch' not in sys.modules, 'plan imported torch'; sys.exit(rc)")
@@ -122,11 +122,11 @@ def test_cli_exit_code_and_no_model_loaded(params_file):
     assert "cpu-avx2-fp32-default-unet" in proc.stdout
 
 
-def test_params_yaml_totals():
+def test_ddpm_config_totals():
     # T = 8, N = 100, S = 25, k = 2, degrees 0.8 .. 0.4 linear: steps 20, 19, 17, 16, 14, 13, 11, 10 (sum 120).
     # 1,000 x 25 (S_0) + 2,000 x 20 (its lookahead) + 1,000 x 120 (variations) + 2,000 x (120 - 20) (lookaheads of
     # S_1..S_7 at degrees 2..8) = 385,000 image-steps.
-    plan = plan_run(load_params(ROOT / "params.yaml"))
+    plan = plan_run(load_params(ROOT / "config" / "ddpm.yaml"))
     assert [row["steps_per_image"] for row in plan["steps"] if row["kind"] == "variation"] == \
         [20, 19, 17, 16, 14, 13, 11, 10]
     assert plan["totals"]["image_steps"] == 385_000
@@ -197,3 +197,12 @@ def test_counts_match_the_real_api_and_loop():
     assert len(embedder.batches) == totals["embedder_batches"]
     assert sum(embedder.batches) == totals["embedder_images"]
     assert sum(unet.batches) == 1840
+
+
+def test_a_model_free_api_makes_no_unet_steps_but_still_embeds():
+    params = load_params(ROOT / "params.yaml")
+    assert params["pe"]["api"] == "simulator"
+    plan = plan_run(params)
+    assert plan["totals"]["image_steps"] == 0 and plan["totals"]["unet_batches"] == 0
+    assert plan["totals"]["embedder_images"] == plan_run(load_params(ROOT / "config" / "ddpm.yaml"))["totals"]["embedder_images"]
+    assert "0 UNet image-steps" in format_plan(plan, None)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 
+from privevo.apis import uses_foundation_model
 from privevo.apis.base import check_degree
 from privevo.config.params import variation_degrees
 from privevo.core.classes import NUM_CLASSES
@@ -77,6 +78,8 @@ def _row(params: dict, *, step: str, iteration: int, kind: str, degree: float, i
          embedded_per_candidate: int = 0) -> dict:
     pe = params["pe"]
     steps = check_degree(degree, pe["num_inference_steps"], where=f"{step} degree")
+    if not uses_foundation_model(pe["api"]):
+        steps = 0  # a model-free API (the simulator) draws without any UNet step
     images = images_per_class * NUM_CLASSES
     embedded = pe["num_samples_per_class"] * NUM_CLASSES * embedded_per_candidate
     return {
@@ -120,7 +123,7 @@ def plan_run(params: dict) -> dict:
         "classes": NUM_CLASSES, "num_samples_per_class": n, "num_iterations": num_iterations,
         "lookahead_degree": k, "num_inference_steps": pe["num_inference_steps"], "variation_degrees": degrees,
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],
-        "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"],
+        "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"], "api": pe["api"],
     }
     return {"settings": settings, "steps": steps, "by_kind": by_kind, "totals": totals}
 
@@ -209,6 +212,9 @@ def format_plan(plan: dict, projection: dict | None, notes: list[str] = ()) -> s
         "degrees t = 1..T: " + ", ".join(f"{d:g}" for d in s["variation_degrees"]),
         "",
     ]
+    if not uses_foundation_model(s["api"]):
+        lines[1:1] = [f"pe.api {s['api']}: draws without a foundation model, so 0 UNet image-steps; the embedder "
+                      "still sees every lookahead candidate"]
     header = ("step", "t", "kind", "degree", "steps", "images", "image-steps", "UNet batches", "embedded",
               "emb. batches", "projected")
     cost = projection["seconds_per_image_step"] if projection else None
