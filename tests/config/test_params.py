@@ -111,3 +111,18 @@ def test_validation_split_needs_held_out_images():
     other = Layout(validate_params(params))
     assert other.evaluation_set.endswith("private_test.npz") and other.eval_dir != layout.eval_dir
     assert other.dpsgd_dir != layout.dpsgd_dir and other.real_downstream != layout.real_downstream
+
+
+def test_default_threshold_in_votes_is_two_sigma_at_epsilon_one():
+    # params.yaml states H = 21 votes is 2 sigma at epsilon 1; it holds at every epsilon, so epsilon 10 keeps
+    # epsilon 1's selection pressure with less noise (README, issue 11's ablation).
+    from privevo.accountants.gdp import noise_multiplier_for_epsilon
+    from privevo.config.params import histogram_threshold
+
+    params = load_params(ROOT / "params.yaml")
+    assert params["pe"]["histogram_threshold_unit"] == "count" and params["privacy"]["epsilon"] == 1.0
+    sigma = noise_multiplier_for_epsilon(epsilon=1.0, delta=params["privacy"]["delta"],
+                                         num_iterations=params["pe"]["num_iterations"])
+    assert sigma == pytest.approx(10.55, abs=0.01)
+    assert histogram_threshold(params, sigma) == pytest.approx(2 * sigma, rel=0.01)
+    assert histogram_threshold(params, sigma / 7.5) == histogram_threshold(params, sigma) == 21.0
