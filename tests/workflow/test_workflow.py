@@ -293,7 +293,6 @@ def test_slurm_profile_plans_the_sweep_with_declared_resources(tmp_path):
     assert heavy and all("mem_mb=" in job and "runtime=" in job for job in heavy), heavy[:1]
 
 
-@pytest.mark.slow
 def test_generic_cluster_executor_runs_each_job_as_its_own_process(smoke_run, tmp_path):
     # A new one-iteration run beside the smoke sweep's (its data, model and private embeddings are reused), so
     # that only the run's own jobs, each with its interpreter start-up, go through the executor.
