@@ -34,9 +34,10 @@ def assert_one_clear_line(proc, *needles):
 
 
 def test_more_nearest_neighbours_than_samples_per_class(params):
-    with pytest.raises(ParamsError, match=r"pe\.num_nearest_neighbours.*only pe\.num_samples_per_class = 100"):
-        validate_params(mutate(params, "pe.num_nearest_neighbours", 101))
-    validate_params(mutate(params, "pe.num_nearest_neighbours", 100))
+    per_class = params["pe"]["num_samples_per_class"]
+    with pytest.raises(ParamsError, match=rf"pe\.num_nearest_neighbours.*only pe\.num_samples_per_class = {per_class}"):
+        validate_params(mutate(params, "pe.num_nearest_neighbours", per_class + 1))
+    validate_params(mutate(params, "pe.num_nearest_neighbours", per_class))
 
 
 def test_lookahead_that_would_not_fit_in_memory(params):
