@@ -73,6 +73,17 @@ def _read_image(path: Path, size: tuple[int, int] | None) -> Image.Image:
     return image
 
 
+def image_folder_class_names(root: str | os.PathLike) -> list[str]:
+    """The class names under ``root`` (its subfolders, sorted: label k is the k-th), without reading images."""
+    return [d.name for d in _class_dirs(Path(root).expanduser())]
+
+
+def image_folder_shape(root: str | os.PathLike) -> tuple[int, int, int]:
+    """(H, W, C) of the image folder at ``root``, read from its first class's first image only."""
+    image = _read_image(_image_files(_class_dirs(Path(root).expanduser())[0])[0], None)
+    return image.size[1], image.size[0], 1 if image.mode == "L" else 3
+
+
 def load_image_folder(
     root: str | os.PathLike, *, size: int | tuple[int, int] | None = None
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:

@@ -69,11 +69,9 @@ def private_image_shape(private_set: str, *, private_dir=None) -> tuple[int, int
 
         return tuple(CIFAR10_IMAGE_SHAPE)
     if private_set == "image_folder":
-        from privevo.data.image_folder import _class_dirs, _image_files, _read_image
+        from privevo.data.image_folder import image_folder_shape
 
-        root = _require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0]
-        image = _read_image(_image_files(_class_dirs(root)[0])[0], None)
-        return image.size[1], image.size[0], 1 if image.mode == "L" else 3
+        return image_folder_shape(_require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0])
     raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
 
 
@@ -86,9 +84,9 @@ def private_class_names(private_set: str, *, private_dir=None) -> list[str]:
 
         return list(read_cifar10_label_names(find_cifar10_dir(_require_dir(private_set, private_dir)) / CIFAR10_META))
     if private_set == "image_folder":
-        from privevo.data.image_folder import _class_dirs
+        from privevo.data.image_folder import image_folder_class_names
 
-        return [d.name for d in _class_dirs(_require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0])]
+        return image_folder_class_names(_require_dir(private_set, private_dir) / IMAGE_FOLDER_SPLITS[0])
     raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
 
 
