@@ -51,8 +51,8 @@ smoke: setup
 
 # Two pytest workers (pytest-xdist), one test file per worker at a time: the tests that run Snakemake in this
 # folder all live in tests/workflow/test_workflow.py, so they run one after another on one worker; everything else
-# runs beside them; the longest files start first (tests/conftest.py: RUN_FIRST). PYTEST_PARALLEL= runs one process.
-PYTEST_PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
+# runs beside them. PYTEST_PARALLEL= runs one process.
+PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 test: setup
 	$(BIN)/python -m pytest -m "not gpu" -q $(PYTEST_PARALLEL)

@@ -18,21 +18,9 @@ BIN = Path(sys.executable).parent
 # one worker. The make, DVC and real-mode tests run Snakemake in folders of their own.
 
 
-# The files that run whole workflows, longest first (about 550, 220, 150 and 150 s on 2 cores). `make test` hands
-# files to its two workers in collection order (--no-loadscope-reorder): started last, the longest would finish alone.
-RUN_FIRST = ("tests/workflow/test_workflow.py", "tests/workflow/test_make.py", "tests/workflow/test_dvc.py",
-             "tests/workflow/test_real_mode.py")
-
-
-def _run_order(item) -> int:
-    path = Path(str(item.fspath)).resolve().relative_to(ROOT).as_posix()
-    return RUN_FIRST.index(path) if path in RUN_FIRST else len(RUN_FIRST)
-
-
 def pytest_collection_modifyitems(config, items):
     import torch
 
-    items.sort(key=_run_order)  # stable: every other file keeps pytest's order
     if torch.cuda.is_available():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
