@@ -38,7 +38,8 @@ LEVERS = {
                                    "simulator + 10-NN votes + release of 500 per class"),
     "simulator-mnn10-release500-h21": ("simulator-mnn10-release500-h21.yaml",
                                        "the same + threshold H = 21 votes at every epsilon (2 sigma at epsilon 1)"),
-    "simulator-pop200": ("simulator-pop200.yaml", "the same + a population of 200 per class during evolution (N = 2,000 in FD)"),
+    "simulator-pop200": ("simulator-pop200.yaml",
+                         "the same + a population of 200 per class during evolution (N = 2,000 in FD)"),
     "simulator-t16": ("simulator-t16.yaml", "the same + T = 16 iterations in place of 8"),
 }
 PE_METHOD = "PE synthetic -> CNN"
