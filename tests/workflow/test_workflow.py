@@ -175,6 +175,18 @@ def test_adding_an_epsilon_reruns_only_epsilon_dependent_jobs(smoke_run, tmp_pat
     assert jobs["privacy_calibration"] == seeds and jobs["baseline_dpsgd"] == seeds
 
 
+def test_an_epsilon_entry_reruns_only_that_epsilons_pe_runs(smoke_run, tmp_path):
+    params = smoke_run["params"]
+    longer = params["pe"]["num_iterations"] + 1
+    params = mutate(params, "pe.by_epsilon", [{"epsilon": 4.0, "num_iterations": longer}])
+    jobs = planned_jobs(snakemake("-n", params_file=write_params(tmp_path / "params.yaml", params)))
+    seeds = len(params["sweep"]["seeds"])
+    # The runs at epsilon 1, S_0, DP-SGD and the mix's PE part (at 1) are untouched; epsilon 4 runs T + 1 iterations.
+    assert not EPSILON_FREE_RULES & set(jobs), jobs
+    assert jobs["histogram"] == longer * seeds and jobs["privacy_calibration"] == seeds
+    assert "baseline_dpsgd" not in jobs
+
+
 def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smoke_run):
     layout = Layout(smoke_run["params"])
     last = Path(layout.candidates(2))

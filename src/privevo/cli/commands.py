@@ -18,7 +18,7 @@ logger = logging.getLogger("privevo")
 def _params(args):
     from privevo.config.params import load_params
 
-    return load_params(args.params, getattr(args, "overrides", None))
+    return load_params(args.params, getattr(args, "overrides", None), at_epsilon=True)
 
 
 def _layout(params: dict):
@@ -84,13 +84,16 @@ def _save_population(path: str, images, labels, **extra) -> None:
 
 
 def cmd_validate_params(args) -> int:
-    params = _params(args)
-    from privevo.config.params import privacy_tag, variation_degrees
+    from privevo.config.params import load_params, privacy_tag, settings_at_epsilon, variation_degrees
     from privevo.config.runs import Sweep
 
+    params = load_params(args.params, getattr(args, "overrides", None))
     sweep = Sweep(params)
-    print(json.dumps({"valid": True, "privacy_tag": privacy_tag(params), "variation_degrees": variation_degrees(params),
-                      "runs": [{"seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir}
+    resolved = settings_at_epsilon(params)
+    print(json.dumps({"valid": True, "privacy_tag": privacy_tag(resolved),
+                      "variation_degrees": variation_degrees(resolved),
+                      "runs": [{"seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir,
+                                **{key: run.params["pe"][key] for key in ("num_samples_per_class", "num_iterations")}}
                                for run in sweep.runs],
                       "shared": {family: sweep.keys(family) for family in ("data", "model", "embedding", "base")}},
                      indent=2))

@@ -24,7 +24,8 @@ import json
 from pathlib import Path
 
 from privevo.apis import uses_foundation_model
-from privevo.config.params import degree_of_iteration, mix_pe_epsilon, number_tag, privacy_tag
+from privevo.config.params import (degree_of_iteration, mix_pe_epsilon, number_tag, privacy_tag,
+                                   settings_at_epsilon)
 
 HASH_LENGTH = 8
 
@@ -54,14 +55,17 @@ class Layout:
     params' seed unless the sweep asks for one model per seed.
     """
 
-    def __init__(self, params: dict, *, model_seed: int | None = None, keys: dict[str, str] | None = None):
+    def __init__(self, params: dict, *, model_seed: int | None = None, keys: dict[str, str] | None = None,
+                 mix_pe_run: str | None = None):
+        params = settings_at_epsilon(params)
         self.params = params
         self.seed = int(params["seed"])
         self.model_seed = self.seed if model_seed is None else int(model_seed)
         data, results = params["paths"]["data_dir"], params["paths"]["results_dir"]
         self.data_dir, self.results_dir = data, results
         # ``keys`` lets the Snakefile build path patterns with wildcards ({run}, {model}, ...) in place of keys.
-        self.keys = artifact_keys(params, model_seed=self.model_seed) if keys is None else keys
+        self.keys = (artifact_keys(params, model_seed=self.model_seed, mix_pe_run=mix_pe_run) if keys is None
+                     else keys)
 
         prepared = f"{data}/prepared/{self.keys['data']}"
         self.prepared_dir = prepared
@@ -191,8 +195,12 @@ class Layout:
         return f"{self.run_dir}/logs/{name}.log"
 
 
-def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
-    """The folder key of every artifact family, from the settings each depends on (see the module docstring)."""
+def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = None) -> dict[str, str]:
+    """The folder key of every artifact family, from the settings each depends on (see the module docstring).
+
+    ``mix_pe_run``: the "<run hash>/eps_<e>" of this run's "PE + DP-SGD" PE part, which the sweep resolves from
+    the unapplied params (a pe.by_epsilon entry may give it other pe settings); None names it from this run's hash.
+    """
     seed = int(params["seed"])
     data_settings = {"data": params["data"], "seed": model_seed}
     data_key = f"s{model_seed}-{settings_hash(data_settings)}"
@@ -216,7 +224,9 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
     base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
     # A run's hash covers everything it depends on except its own seed and privacy setting, which name
     # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
-    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards"),
+    # pe.by_epsilon is left out: the params are resolved at this run's epsilon, so pe.* holds what it uses, and
+    # an entry for another epsilon must not move this run's folder.
+    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards", "by_epsilon"),
                     "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
@@ -234,7 +244,8 @@ def artifact_keys(params: dict, *, model_seed: int) -> dict[str, str]:
                                                                     "histogram_threshold_unit")})
     # "PE + DP-SGD" at this run's (total) epsilon fine-tunes the CNN trained on the PE run at pe_fraction * epsilon.
     pe_epsilon = mix_pe_epsilon(params)
-    mix_pe_run = None if pe_epsilon is None else f"{run_key.split('/', 1)[0]}/eps_{number_tag(pe_epsilon)}"
+    if mix_pe_run is None and pe_epsilon is not None:
+        mix_pe_run = f"{run_key.split('/', 1)[0]}/eps_{number_tag(pe_epsilon)}"
     mix_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size", "epochs", "learning_rate"),
                     "mixing": _without(params["mixing"], "enabled", "epsilons"), "pe_run": mix_pe_run,
                     "evaluation": evaluation_key, "data": data_key}
@@ -307,7 +318,7 @@ def rule_settings(params: dict, rule_name: str):
     Snakemake reruns a job when these change, so each rule lists only what it really uses, plus the content
     hash of the code that computes it.
     """
-    settings = _rule_settings(params, rule_name)
+    settings = _rule_settings(settings_at_epsilon(params), rule_name)
     code = {"code": code_version(RULE_MODULES[rule_name])}
     if callable(settings):
         return lambda t: {**settings(t), **code}

@@ -61,12 +61,62 @@ def validate_params(params: Any) -> dict:
             raise ParamsError(f"unknown key(s) in params: {keys}")
         raise ParamsError(f"params key {_key_name(error)}: {error.message}")
     params = copy.deepcopy(params)
-    _check_semantics(params)
+    _check_epsilon_entries(params)
+    _check_semantics(settings_at_epsilon(params))
+    for index, entry in enumerate(params["pe"]["by_epsilon"]):
+        view = apply_override(params, f"privacy.epsilon={number_tag(entry['epsilon'])}")
+        try:
+            _check_semantics(settings_at_epsilon(view))
+        except ParamsError as exc:
+            raise ParamsError(f"at epsilon {number_tag(entry['epsilon'])} (pe.by_epsilon[{index}]): {exc}") from None
     return params
 
 
-def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None) -> dict:
-    """The validated params of ``path``, with ``overrides`` ("dotted.key=value", value in YAML) applied first."""
+# The pe settings a pe.by_epsilon entry may replace: the size of the search and its selection pressure, which
+# a larger budget can afford (sigma grows with sqrt(T)). Never the API, sampler or embedder: they decide what a
+# candidate is, and a comparison across epsilons should change only how hard PE searches.
+EPSILON_SETTINGS = ("num_samples_per_class", "num_iterations", "lookahead_degree", "variation_degrees",
+                    "histogram_threshold", "histogram_threshold_unit", "num_nearest_neighbours", "release_size",
+                    "release_degree")
+
+
+def settings_at_epsilon(params: dict) -> dict:
+    """A copy of ``params`` whose pe section holds the settings of its own privacy.epsilon: the pe.by_epsilon
+    entry for that epsilon replaces its keys; with no entry (or a fixed noise multiplier) pe.* is used as is.
+
+    validate_params keeps the entries unapplied, so one params file can be resolved at every epsilon of a sweep.
+    """
+    params = copy.deepcopy(params)
+    epsilon = params["privacy"]["epsilon"]
+    if epsilon is None:
+        return params
+    for entry in params["pe"]["by_epsilon"]:
+        if number_tag(entry["epsilon"]) == number_tag(epsilon):
+            params["pe"].update({key: copy.deepcopy(value) for key, value in entry.items() if key != "epsilon"})
+    return params
+
+
+def _check_epsilon_entries(params: dict) -> None:
+    if params["pe"]["by_epsilon"] and params["privacy"]["epsilon"] is None:
+        raise ParamsError("params key pe.by_epsilon: its entries apply at a target epsilon, but privacy.epsilon is "
+                          "null (a fixed noise multiplier); set privacy.epsilon, or pe.by_epsilon to []")
+    tags = [number_tag(entry["epsilon"]) for entry in params["pe"]["by_epsilon"]]
+    for tag in tags:
+        if tags.count(tag) > 1:
+            raise ParamsError(f"params key pe.by_epsilon: epsilon {tag} has more than one entry")
+    for index, entry in enumerate(params["pe"]["by_epsilon"]):
+        if len(entry) == 1:
+            raise ParamsError(f"params key pe.by_epsilon[{index}]: sets no pe setting for epsilon {tags[index]} "
+                              f"(add one of {', '.join(EPSILON_SETTINGS)}, or remove the entry)")
+
+
+def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None, *,
+                at_epsilon: bool = False) -> dict:
+    """The validated params of ``path``, with ``overrides`` ("dotted.key=value", value in YAML) applied first.
+
+    ``at_epsilon``: apply the pe.by_epsilon entry of the resulting privacy.epsilon (what one step of one run
+    sees). By default the entries stay unapplied, so a sweep can resolve each of its epsilons from the file's pe.*.
+    """
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"params file {path} not found (copy params.yaml from the repository root)")
@@ -76,7 +126,8 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
         raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
     for override in overrides or []:
         params = apply_override(params, override)
-    return validate_params(params)
+    params = validate_params(params)
+    return settings_at_epsilon(params) if at_epsilon else params
 
 
 def apply_override(params: dict, override: str) -> dict:

@@ -10,7 +10,7 @@ import shlex
 from dataclasses import dataclass, field
 
 from privevo.config.layout import Layout
-from privevo.config.params import apply_override, mix_pe_epsilon, number_tag, validate_params
+from privevo.config.params import apply_override, mix_pe_epsilon, number_tag, settings_at_epsilon, validate_params
 
 # Which overrides each artifact family's steps get: work above the PE seed only sees the model seed.
 FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation", "mix", "public")
@@ -27,6 +27,8 @@ class Run:
     params: dict = field(repr=False)
     model_params: dict = field(repr=False)
     layout: Layout = field(repr=False)
+    # A pe.by_epsilon entry gives this run another S_0 than pe.* would (population size, lookahead, degree_1).
+    s0_from_entry: bool = False
 
     @property
     def key(self) -> str:
@@ -39,7 +41,10 @@ class Run:
         if family in MODEL_FAMILIES:
             return [f"seed={self.model_seed}"]
         values = [f"seed={self.seed}"]
-        if self.epsilon is not None and family in ("run", "dpsgd", "evaluation", "mix"):
+        # S_0 ("base") is epsilon-free unless a pe.by_epsilon entry changes it; only then does its step get the
+        # epsilon, so an entry that leaves S_0 alone does not change (and rerun) the S_0 jobs' commands.
+        epsilon_families = ("run", "dpsgd", "evaluation", "mix") + (("base",) if self.s0_from_entry else ())
+        if self.epsilon is not None and family in epsilon_families:
             values.append(f"privacy.epsilon={number_tag(self.epsilon)}")
         return values
 
@@ -51,19 +56,39 @@ class Run:
         return " ".join(f"--set {shlex.quote(value)}" for value in self.overrides(family))
 
 
-def _run(params: dict, epsilon: float | None, seed: int) -> Run:
-    model_seed = seed if params["sweep"]["model_seeds"] else params["seed"]
+def _resolve(params: dict, epsilon: float | None, seed: int) -> dict:
+    """``params`` (pe.by_epsilon unapplied) at one seed and epsilon, with that epsilon's pe settings applied."""
     resolved = apply_override(params, f"seed={seed}")
     if epsilon is not None:
         resolved = apply_override(resolved, f"privacy.epsilon={number_tag(epsilon)}")
-    resolved = validate_params(resolved)
-    model_params = validate_params(apply_override(params, f"seed={model_seed}"))
+    return settings_at_epsilon(validate_params(resolved))
+
+
+def _run(params: dict, epsilon: float | None, seed: int) -> Run:
+    model_seed = seed if params["sweep"]["model_seeds"] else params["seed"]
+    resolved = _resolve(params, epsilon, seed)
+    model_params = settings_at_epsilon(validate_params(apply_override(params, f"seed={model_seed}")))
+    # The PE part of this run's "PE + DP-SGD" is the same params at pe_fraction * epsilon, resolved from the
+    # unapplied params: its pe.by_epsilon entry (or none) decides its folder.
+    pe_epsilon = mix_pe_epsilon(resolved)
+    mix_pe_run = None
+    if pe_epsilon is not None and params["pe"]["by_epsilon"]:
+        pe_key = Layout(_resolve(params, pe_epsilon, seed), model_seed=model_seed).run_key
+        mix_pe_run = f"{pe_key.split('/', 1)[0]}/eps_{number_tag(pe_epsilon)}"
+    layout = Layout(resolved, model_seed=model_seed, mix_pe_run=mix_pe_run)
+    s0_from_entry = False
+    if params["pe"]["by_epsilon"]:
+        file_settings = {**resolved, "pe": {**params["pe"], "by_epsilon": []}}  # the file's pe.*, no entry applied
+        s0_from_entry = Layout(file_settings, model_seed=model_seed).keys["base"] != layout.keys["base"]
     return Run(seed=int(seed), model_seed=int(model_seed), epsilon=None if epsilon is None else float(epsilon),
-               params=resolved, model_params=model_params, layout=Layout(resolved, model_seed=model_seed))
+               params=resolved, model_params=model_params, layout=layout, s0_from_entry=s0_from_entry)
 
 
 def expand_sweep(params: dict) -> list[Run]:
-    """Every (epsilon, seed) of ``params['sweep']``, epsilons outer; null lists mean the params' own value."""
+    """Every (epsilon, seed) of ``params['sweep']``, epsilons outer; null lists mean the params' own value.
+
+    ``params`` as load_params returns them by default: pe.by_epsilon unapplied, so each run resolves its own.
+    """
     sweep = params["sweep"]
     epsilons = sweep["epsilons"] if sweep["epsilons"] is not None else [params["privacy"]["epsilon"]]
     seeds = sweep["seeds"] if sweep["seeds"] is not None else [params["seed"]]
