@@ -41,6 +41,8 @@ LEVERS = {
     "simulator-pop200": ("simulator-pop200.yaml",
                          "the same + a population of 200 per class during evolution (N = 2,000 in FD)"),
     "simulator-t16": ("simulator-t16.yaml", "the same + T = 16 iterations in place of 8"),
+    "simulator-n400-eps10": ("simulator-n400-eps10.yaml",
+                             "the default + 400 per class at epsilon 10 only (pe.by_epsilon; epsilon 10 runs only)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
