@@ -117,3 +117,14 @@ def test_entries_need_a_target_epsilon(params):
 def test_shipped_params_files_validate_with_the_key():
     for path in [ROOT / "params.yaml", *sorted((ROOT / "config").glob("*.yaml"))]:
         assert isinstance(load_params(path)["pe"]["by_epsilon"], list)
+
+
+def test_the_schema_and_the_code_allow_the_same_entry_keys():
+    import yaml
+
+    from privevo.config.params import EPSILON_SETTINGS, SCHEMA_PATH
+
+    schema = yaml.safe_load(SCHEMA_PATH.read_text())
+    entry = schema["properties"]["pe"]["properties"]["by_epsilon"]["items"]["properties"]
+    assert set(entry) - {"epsilon"} == set(EPSILON_SETTINGS)
+    assert all(entry[key] == {"$ref": f"#/properties/pe/properties/{key}"} for key in EPSILON_SETTINGS)
