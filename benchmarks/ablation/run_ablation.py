@@ -43,6 +43,8 @@ LEVERS = {
     "simulator-t16": ("simulator-t16.yaml", "the same + T = 16 iterations in place of 8"),
     "simulator-n400-eps10": ("simulator-n400-eps10.yaml",
                              "the default + 400 per class at epsilon 10 only (pe.by_epsilon; epsilon 10 runs only)"),
+    "simulator-pixels": ("simulator-pixels.yaml",
+                         "the default with votes on the 784 raw pixels in place of Lite0 (FD is then FD-pixels)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
