@@ -1,0 +1,98 @@
+"""Issue 11, lever 7: PE's wall time and accuracy with a given sampler, one PE seed at a time.
+
+    python benchmarks/sampler/run_sampler.py                                  # ddpm-dpm-solver10.yaml
+    python benchmarks/sampler/run_sampler.py --params config/ddpm.yaml --out /tmp/ddim-timing
+
+Three Snakemake invocations, so that PE's time is not mixed with anything else's:
+1. the prerequisites every seed shares (prepared data, the pretrained DDPM, the private embeddings), not timed;
+2. per run of the sweep, ``snakemake <run>/synthetic.npz``: S_0, its lookahead, T histograms, variations and
+   lookaheads, calibration, audit and release, timed as one wall-clock number (job start-up included, as a user
+   would see it);
+3. the evaluation of every run (FD curve, CNN seeds, the real-data ceiling) and the comparison table.
+The result, ``<out>/<run_name>-timing.json``, holds PE's seconds per run, each step's own TIMING records
+(``model_seconds`` split into UNet and embedder time) and the accuracy rows of the comparison table. Time it on a
+quiet machine: with another heavy process, torch on 2 cores runs several times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from privevo.config.params import load_params  # noqa: E402
+from privevo.config.runs import expand_sweep  # noqa: E402
+
+TIMING = re.compile(r"TIMING (\{.*\})")
+
+
+def snakemake(params_file: Path, targets: list[str]) -> float:
+    start = time.perf_counter()
+    # Targets before --config, which would take them as more key=value pairs.
+    subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "all", "--config",
+                    f"params_file={params_file}"], cwd=ROOT, check=True)
+    return time.perf_counter() - start
+
+
+def step_timings(run_dir: str, base_dir: str) -> list[dict]:
+    """The TIMING records that PE's steps wrote to their logs (one per job)."""
+    records = []
+    for log in sorted([*Path(base_dir).glob("logs/*.log"), *Path(run_dir).glob("logs/*.log")]):
+        for line in log.read_text(errors="replace").splitlines():
+            match = TIMING.search(line)
+            if match:
+                records.append({"log": log.name, **json.loads(match.group(1))})
+    return records
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--params", default=str(HERE / "ddpm-dpm-solver10.yaml"))
+    parser.add_argument("--out", default=str(HERE / "results"))
+    args = parser.parse_args(argv)
+    params_file = Path(args.params).resolve()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    params = load_params(params_file)
+    runs = expand_sweep(params)
+    first = runs[0].layout
+    shared = [first.model_marker, first.private_embeddings] if first.uses_model else [first.private_embeddings]
+    snakemake(params_file, [target for target in shared if target])
+
+    result = {"params_file": str(params_file.relative_to(ROOT) if params_file.is_relative_to(ROOT) else params_file),
+              "sampler": params["pe"]["sampler"], "num_inference_steps": params["pe"]["num_inference_steps"],
+              "runs": []}
+    for run in runs:
+        seconds = snakemake(params_file, [run.layout.synthetic])
+        records = step_timings(run.layout.run_dir, run.layout.base_dir)
+        result["runs"].append({
+            "seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir, "pe_wall_seconds": seconds,
+            "step_seconds": sum(record["step_seconds"] for record in records),
+            "unet_seconds": sum(record["model_seconds"].get("unet", 0.0) for record in records),
+            "embedder_seconds": sum(record["model_seconds"].get("embedder", 0.0) for record in records),
+            "jobs": len(records)})
+        print(json.dumps(result["runs"][-1]), flush=True)
+
+    result["evaluation_wall_seconds"] = snakemake(params_file, [])
+    comparison = Path(params["paths"]["results_dir"]) / "comparison.csv"
+    result["comparison"] = pd.read_csv(comparison).to_dict(orient="records")
+    shutil.copy(comparison, out / f"{params['run_name']}-comparison.csv")
+    target = out / f"{params['run_name']}-timing.json"
+    target.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"wrote {target}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
