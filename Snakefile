@@ -73,7 +73,8 @@ rule stage_foundation_model:
 
 rule stage_private_embeddings:
     input:
-        list(dict.fromkeys(run.layout.private_embeddings for run in SWEEP.runs)),
+        list(dict.fromkeys(path for run in SWEEP.runs
+                           for path in (run.layout.private_embeddings, run.layout.fd_private_embeddings))),
 
 
 rule stage_initial_population:

@@ -22,7 +22,9 @@ def test_shipped_params_validate():
 
 def test_default_run_is_offline_fmnist_at_epsilon_1(params):
     assert params["privacy"]["epsilon"] == 1.0 and params["privacy"]["noise_multiplier"] is None
-    assert params["model"]["source"] == "pretrain" and params["embedding"]["name"] == "lite0"
+    assert params["model"]["source"] == "pretrain"
+    # Votes on the raw pixels (chosen on the validation split, issue 11); features for the FD from Lite0.
+    assert params["embedding"]["name"] == "pixels" and params["evaluation"]["fd_embedding"] == "lite0"
 
 
 

@@ -187,6 +187,20 @@ def test_an_epsilon_entry_reruns_only_that_epsilons_pe_runs(smoke_run, tmp_path)
     assert "baseline_dpsgd" not in jobs
 
 
+def test_fd_in_another_space_embeds_the_private_set_again_and_reruns_no_pe_job(smoke_run, tmp_path):
+    params = mutate(smoke_run["params"], "evaluation.fd_embedding", "pixels")
+    proc = snakemake("-n", "-p", params_file=write_params(tmp_path / "params.yaml", params))
+    jobs = planned_jobs(proc)
+    runs = len(params["sweep"]["seeds"]) * len(params["sweep"]["epsilons"])
+    assert jobs["histogram_private_embeddings"] == 1 and jobs["eval_reference_stats"] == 1
+    assert jobs["eval_fd_curve"] >= runs
+    assert not {"histogram", "pe_variation", "pe_lookahead", "pe_release", "baseline_dpsgd"} & set(jobs), jobs
+    embed = [line for line in proc.stdout.splitlines() if " embed-private " in line]
+    assert len(embed) == 1 and "--set embedding.name=pixels" in embed[0] and "/embeddings/pixels-" in embed[0]
+    curves = [line for line in proc.stdout.splitlines() if " eval-fd-curve " in line]
+    assert curves and all("/eval/reference-pixels-" in line for line in curves)
+
+
 def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smoke_run):
     layout = Layout(smoke_run["params"])
     last = Path(layout.candidates(2))

@@ -1,11 +1,14 @@
 # Shared by every rule file: path patterns, the lookup from a wildcard key to the run that uses it, the
 # settings each rule depends on, and the cores and memory of heavy rules. Reads and writes no artifacts.
 from privevo.config.layout import Layout, rule_settings
+from privevo.config.params import fd_embedding_name
 
 # Path patterns: the primary run's layout with every key replaced by its wildcard.
 KEY_WILDCARDS = {family: "{" + family + "}" for family in
                  ("data", "model", "embedding", "base", "run", "evaluation", "real", "dpsgd", "audit",
                    "robustness", "mix", "public")}
+# The FD's private embeddings are made by the same rule as the votes' (an embedding key either way).
+KEY_WILDCARDS["fd_embedding"] = KEY_WILDCARDS["embedding"]
 P = Layout(SWEEP.primary.params, keys=KEY_WILDCARDS)
 # Any sweep's run shares one primary layout for the views of the whole sweep (summary, comparison, ledger).
 L = SWEEP.primary.layout

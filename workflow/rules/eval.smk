@@ -47,7 +47,7 @@ rule eval_fd_curve:
 # Inception runs only: privevo's FID next to clean-fid's compute_fid on the same images, against the private
 # training set (the reference of the FD curve and of the paper's FID). Where clean-fid does not import (no
 # working torchvision), the step writes a record saying so; either way eval_metrics reads it.
-CLEANFID_CHECK = config["embedding"]["name"] == "inception"
+CLEANFID_CHECK = fd_embedding_name(config) == "inception"
 
 
 rule eval_cleanfid_check:

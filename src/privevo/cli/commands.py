@@ -35,14 +35,16 @@ def _api(params: dict, model_dir: str):
     return make_api(params, model_dir, image_shape=params_image_shape(params))
 
 
-def _embedder(params: dict):
+def _embedder(params: dict, name: str | None = None):
+    """The embedder ``name`` (default: embedding.name, the votes' space) with embedding.*'s settings."""
     from privevo.embedders import make_embedder
 
     emb = params["embedding"]
     device = params["device"]
-    if emb["name"] == "lite0":
+    name = name or emb["name"]
+    if name == "lite0":
         return make_embedder("lite0", resolution=emb["resolution"], device=device)
-    if emb["name"] == "inception":
+    if name == "inception":
         return make_embedder("inception", weights_path=emb["inception_path"], device=device)
     return make_embedder("pixels")
 
@@ -546,14 +548,15 @@ def cmd_eval_reference_stats(args) -> int:
 
 
 def cmd_eval_fd_curve(args) -> int:
+    from privevo.config.params import fd_embedding_name
     from privevo.io.artifacts import load_images, save_csv
     from privevo.evaluation.fd_curve import ALL_CLASSES, fd_curve_frame, load_stats, population_distances
     from privevo.reports.plots import save_curve
 
     params = _params(args)
     reference = load_stats(args.reference)
-    embedder = _embedder(params)
-    metric = _fd_metric_name(params["embedding"]["name"])
+    embedder = _embedder(params, fd_embedding_name(params))
+    metric = _fd_metric_name(fd_embedding_name(params))
     distances = {}
     for iteration, path in enumerate(args.populations):
         images, labels = load_images(path)
@@ -573,14 +576,16 @@ def cmd_eval_fd_curve(args) -> int:
 
 def cmd_eval_cleanfid_check(args) -> int:
     """privevo's Inception FID next to clean-fid's compute_fid on the same images (where clean-fid imports)."""
+    from privevo.config.params import fd_embedding_name
     from privevo.core.devices import resolve_device
     from privevo.evaluation.cleanfid_check import cleanfid_check, skipped
     from privevo.io.artifacts import load_images, save_json
 
     params = _params(args)
     emb = params["embedding"]
-    if emb["name"] != "inception":
-        record = skipped(f"embedding.name is {emb['name']!r}: only Inception features give an FID to compare")
+    if fd_embedding_name(params) != "inception":
+        record = skipped(f"the FD's embedder is {fd_embedding_name(params)!r}: only Inception features give an FID "
+                         "to compare")
     else:
         synthetic, _ = load_images(args.synthetic, num_classes=None)
         real, _ = load_images(args.real, num_classes=None)

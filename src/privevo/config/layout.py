@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 
 from privevo.apis import uses_foundation_model
-from privevo.config.params import (degree_of_iteration, mix_pe_epsilon, number_tag, privacy_tag,
+from privevo.config.params import (degree_of_iteration, fd_embedding_name, mix_pe_epsilon, number_tag, privacy_tag,
                                    settings_at_epsilon)
 
 HASH_LENGTH = 8
@@ -95,6 +95,10 @@ class Layout:
         embeddings = f"{results}/embeddings/{self.keys['embedding']}"
         self.private_embeddings = f"{embeddings}/private_train.npy"
         self.private_labels = f"{embeddings}/private_train_labels.npy"
+        # The FD's feature space (evaluation.fd_embedding): the same files when it is the votes' own.
+        fd_embeddings = f"{results}/embeddings/{self.keys['fd_embedding']}"
+        self.fd_private_embeddings = f"{fd_embeddings}/private_train.npy"
+        self.fd_private_labels = f"{fd_embeddings}/private_train_labels.npy"
         self.base_dir = f"{results}/pe/base/{self.keys['base']}"
         self.tag = privacy_tag(params)
         self.run_key = self.keys["run"]
@@ -106,7 +110,7 @@ class Layout:
         self.privacy_report = f"{self.run_dir}/privacy.json"
         self.audit = f"{self.run_dir}/audit-{self.keys['audit']}.json"
         # Evaluation (reads private data, not part of the DP release); keyed by the evaluation settings.
-        self.reference_stats = f"{results}/eval/reference-{self.keys['embedding']}.npz"
+        self.reference_stats = f"{results}/eval/reference-{self.keys['fd_embedding']}.npz"
         real = f"{results}/eval/real-{self.keys['real']}"
         self.real_downstream = f"{real}/downstream.json"
         self.real_curves = f"{real}/downstream_curves.csv"
@@ -213,6 +217,11 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
         model_key = f"local-{settings_hash(model_settings)}"
     embedding_settings = {"embedding": _without(params["embedding"], "batch_size"), "data": data_key}
     embedding_key = f"{params['embedding']['name']}-{settings_hash(embedding_settings)}"
+    # The FD's feature space is keyed like a vote embedding of that name, so it is the same folder as the votes'
+    # (no second embedding) when the names agree, and the one a config voting in that space would use otherwise.
+    fd_name = fd_embedding_name(params)
+    fd_embedding_settings = {"embedding": {**embedding_settings["embedding"], "name": fd_name}, "data": data_key}
+    fd_embedding_key = f"{fd_name}-{settings_hash(fd_embedding_settings)}"
     pe = params["pe"]
     sampler = {"api": pe["api"], "num_samples_per_class": pe["num_samples_per_class"],
                "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
@@ -233,8 +242,13 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                     "embedding": embedding_settings["embedding"], "data": params["data"],
                     **({"simulator": params.get("simulator")} if pe["api"] == "simulator" else {})}
     run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
-    evaluation_key = settings_hash({"evaluation": params["evaluation"], "data": data_key, "embedding": embedding_key})
-    real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class"),
+    # fd_embedding enters through its key, and only where it differs, so the key of a null (or same-name)
+    # fd_embedding is what it was before the setting existed.
+    evaluation_key = settings_hash({"evaluation": _without(params["evaluation"], "fd_embedding"), "data": data_key,
+                                    "embedding": embedding_key,
+                                    **({"fd_embedding": fd_embedding_key} if fd_embedding_key != embedding_key else {})})
+    real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class",
+                                                     "fd_embedding"),
                               "data": data_key})
     dpsgd_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size"), "data": data_key,
                       "delta": params["privacy"]["delta"], "evaluation": params["evaluation"]["max_test_samples"],
@@ -255,7 +269,8 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     # the classifier seed it evaluates is the first of evaluation.classifier_seeds (part of that folder's key).
     robustness_key = settings_hash({"robustness": _without(params["robustness"], "enabled", "batch_size"),
                                     "data": data_key})
-    return {"data": data_key, "model": model_key, "embedding": embedding_key, "base": base_key, "run": run_key,
+    return {"data": data_key, "model": model_key, "embedding": embedding_key, "fd_embedding": fd_embedding_key,
+            "base": base_key, "run": run_key,
             "evaluation": evaluation_key, "real": real_key, "dpsgd": dpsgd_key, "audit": audit_key,
             "robustness": robustness_key, "mix": mix_key, "public": public_key}
 
@@ -347,7 +362,8 @@ def _rule_settings(params: dict, rule_name: str):
         "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
                        **_pick(pe, "release_size", "release_degree"),
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
-        "eval_fd_curve": {**embedding, "fd_per_class": params["evaluation"]["fd_per_class"]},
+        "eval_fd_curve": {**embedding, "name": fd_embedding_name(params),
+                          "fd_per_class": params["evaluation"]["fd_per_class"]},
         "eval_cleanfid_check": embedding,
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",

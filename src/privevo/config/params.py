@@ -187,6 +187,8 @@ def _check_semantics(params: dict) -> None:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
         raise ParamsError("params key embedding.inception_path: required when embedding.name is 'inception'")
+    if params["evaluation"]["fd_embedding"] == "inception" and not params["embedding"]["inception_path"]:
+        raise ParamsError("params key embedding.inception_path: required when evaluation.fd_embedding is 'inception'")
     _check_registered_names(params)
     pe = params["pe"]
     if pe["num_nearest_neighbours"] > pe["num_samples_per_class"]:
@@ -220,6 +222,7 @@ def _check_registered_names(params: dict) -> None:
     from privevo.pe.selection import SELECTION_METHODS
 
     checks = [(APIS, params["pe"]["api"], "pe.api"), (EMBEDDERS, params["embedding"]["name"], "embedding.name"),
+              (EMBEDDERS, fd_embedding_name(params), "evaluation.fd_embedding"),
               (SELECTION_METHODS, params["pe"]["selection"], "pe.selection"),
               (ACCOUNTANTS, params["privacy"]["accountant"], "privacy.accountant")]
     if params["pe"]["nn_backend"] != "auto":
@@ -264,6 +267,11 @@ def release_degree(params: dict) -> float:
     """The degree of the release's extra variations: pe.release_degree, else the last iteration's."""
     degree = params["pe"]["release_degree"]
     return float(degree) if degree is not None else degree_of_iteration(params, params["pe"]["num_iterations"])
+
+
+def fd_embedding_name(params: dict) -> str:
+    """The feature space of the evaluation's Frechet distance: evaluation.fd_embedding, else the votes' own."""
+    return params["evaluation"]["fd_embedding"] or params["embedding"]["name"]
 
 
 def degree_of_iteration(params: dict, iteration: int) -> float:

@@ -7,10 +7,11 @@ privacy.epsilon=10``), so params.yaml stays the single source of settings.
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from privevo.config.layout import Layout
-from privevo.config.params import apply_override, mix_pe_epsilon, number_tag, settings_at_epsilon, validate_params
+from privevo.config.params import (apply_override, fd_embedding_name, mix_pe_epsilon, number_tag, settings_at_epsilon,
+                                   validate_params)
 
 # Which overrides each artifact family's steps get: work above the PE seed only sees the model seed.
 FAMILIES = ("data", "model", "embedding", "base", "run", "dpsgd", "real", "evaluation", "mix", "public")
@@ -29,6 +30,8 @@ class Run:
     layout: Layout = field(repr=False)
     # A pe.by_epsilon entry gives this run another S_0 than pe.* would (population size, lookahead, degree_1).
     s0_from_entry: bool = False
+    # Set on fd_embedding_view(): the embedder its embedding step must use in place of embedding.name.
+    embedding_name: str | None = None
 
     @property
     def key(self) -> str:
@@ -39,7 +42,8 @@ class Run:
         if family not in FAMILIES:
             raise KeyError(f"unknown artifact family {family!r}; expected one of {FAMILIES}")
         if family in MODEL_FAMILIES:
-            return [f"seed={self.model_seed}"]
+            name = [f"embedding.name={self.embedding_name}"] if family == "embedding" and self.embedding_name else []
+            return [f"seed={self.model_seed}", *name]
         values = [f"seed={self.seed}"]
         # S_0 ("base") is epsilon-free unless a pe.by_epsilon entry changes it; only then does its step get the
         # epsilon, so an entry that leaves S_0 alone does not change (and rerun) the S_0 jobs' commands.
@@ -54,6 +58,15 @@ class Run:
 
     def cli(self, family: str = "run") -> str:
         return " ".join(f"--set {shlex.quote(value)}" for value in self.overrides(family))
+
+    def fd_embedding_view(self) -> "Run":
+        """This run as the step that embeds the private set in its FD's space sees it (evaluation.fd_embedding):
+        embedding.name replaced, so its layout's embedding key is this run's fd_embedding key."""
+        name = fd_embedding_name(self.params)
+        params = apply_override(self.params, f"embedding.name={name}")
+        model_params = apply_override(self.model_params, f"embedding.name={name}")
+        return replace(self, params=params, model_params=model_params,
+                       layout=Layout(model_params, model_seed=self.model_seed), embedding_name=name)
 
 
 def _resolve(params: dict, epsilon: float | None, seed: int) -> dict:
@@ -144,10 +157,17 @@ class Sweep:
         raise KeyError(f"no mix of this sweep has key {key!r}")
 
     def run_for(self, family: str, key: str) -> Run:
-        """A run whose ``family`` artifact has ``key``: they all agree on that artifact's settings."""
+        """A run whose ``family`` artifact has ``key``: they all agree on that artifact's settings.
+
+        An embedding key that only names an FD feature space (evaluation.fd_embedding) gives that run's view with
+        the FD's embedder, so one rule makes the private embeddings of both spaces."""
         for run in self.pe_runs:
             if run.layout.keys[family] == key:
                 return run
+        if family == "embedding":
+            for run in self.pe_runs:
+                if run.layout.keys["fd_embedding"] == key:
+                    return run.fd_embedding_view()
         raise KeyError(f"no run of this sweep has {family} key {key!r}")
 
     def layouts(self) -> list[Layout]:
