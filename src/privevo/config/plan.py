@@ -2,13 +2,13 @@
 
 One (epsilon, seed) run makes these foundation-model calls, one per class each (pe/loop.py, pe/lookahead.py):
 
-- ``pe-init``: S_0 = RANDOM_API(N) per class, S DDIM steps per image;
+- ``pe-init``: S_0 = RANDOM_API(N) per class, S sampler steps per image (DDIM or DPM-Solver++);
 - ``pe-lookahead`` of S_0: k variations per candidate at degree_1;
 - for t = 1..T: ``pe-variation`` makes S_t (N per class) at degree_t, and, for t < T only, ``pe-lookahead`` of
   S_t at degree_(t+1). The lookahead of S_T would need degree_(T+1), which does not exist: no histogram reads it,
   so the workflow never runs it (T - 1 lookaheads after S_0's).
 
-A variation of degree d re-runs the last round(d * S) of the S DDIM steps (apis.base.check_degree; 0 steps: the
+A variation of degree d re-runs the last round(d * S) of the S sampler steps (apis.base.check_degree; 0 steps: the
 image is copied, no model call), so its image-steps are images x round(d * S). UNet forward batches: each call
 (one class) runs ceil(images / pe.batch_size) batches through every one of its steps. The embedder sees the
 k lookahead variations of every candidate (k = 0: the candidates themselves) in one ``embed`` call per job
@@ -121,7 +121,8 @@ def plan_run(params: dict) -> dict:
     totals = {key: sum(row[key] for row in steps) for key in counted}
     settings = {
         "classes": NUM_CLASSES, "num_samples_per_class": n, "num_iterations": num_iterations,
-        "lookahead_degree": k, "num_inference_steps": pe["num_inference_steps"], "variation_degrees": degrees,
+        "lookahead_degree": k, "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
+        "variation_degrees": degrees,
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],
         "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"], "api": pe["api"],
     }
@@ -201,12 +202,15 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.2f} h"
 
 
+SAMPLER_NAMES = {"ddim": "DDIM", "dpm_solver": "DPM-Solver++"}
+
+
 def format_plan(plan: dict, projection: dict | None, notes: list[str] = ()) -> str:
     """The plan and its projection (None: counts only) as a human-readable table."""
     s = plan["settings"]
     lines = [
         f"PE run: {s['classes']} classes x N = {s['num_samples_per_class']}, T = {s['num_iterations']}, "
-        f"lookahead k = {s['lookahead_degree']}, S = {s['num_inference_steps']} DDIM steps, "
+        f"lookahead k = {s['lookahead_degree']}, S = {s['num_inference_steps']} {SAMPLER_NAMES[s['sampler']]} steps, "
         f"UNet batch {s['unet_batch_size']}, embedder {s['embedder']} (batch {s['embedder_batch_size']}), "
         f"shards {s['shards']}",
         "degrees t = 1..T: " + ", ".join(f"{d:g}" for d in s["variation_degrees"]),
