@@ -157,3 +157,26 @@ def test_dpm_solver_sampler_draws_and_varies_deterministically(tmp_path, images)
     assert near < far
     with pytest.raises(ParamsError, match="pe.sampler"):
         DiffusionAPI.from_pretrained(tmp_path, num_inference_steps=6, device="cpu", sampler="euler")
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "dpm_solver"])
+def test_the_first_step_from_pure_noise_stays_in_the_noised_datas_range(sampler):
+    """At t = 999 of the cosine schedule alpha_bar is 2.4e-9, so a clean-image prediction from a noise predictor
+    10% off is about 2,000 wide unless it is clipped. DDIM clips it (the model's clip_sample); DPM-Solver++ must
+    too: unclipped, the next sample is hundreds wide, far outside anything the UNet was trained on, and every pixel
+    of a fresh sample saturated (the old DDPM run's S_0)."""
+    import torch
+    from diffusers import DDPMScheduler
+
+    from privevo.apis.diffusion import make_sampler
+
+    config = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").config
+    scheduler = make_sampler(sampler, config)
+    scheduler.set_timesteps(10)
+    t = scheduler.timesteps[0]
+    alpha, sigma = scheduler.alphas_cumprod[t].sqrt(), (1 - scheduler.alphas_cumprod[t]).sqrt()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(64, 1, 8, 8, generator=generator)
+    eps = (x - alpha * 0.5) / sigma + 0.1 * torch.randn(x.shape, generator=generator)  # data: the constant 0.5
+    after = scheduler.step(eps, t, x).prev_sample
+    assert after.abs().max() < 5

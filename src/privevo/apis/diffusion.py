@@ -113,8 +113,26 @@ def resize_record(model_shape, image_shape, method: str) -> dict:
 
 SAMPLERS = {
     "ddim": "DDIM (eta 0), trailing timestep spacing",
-    "dpm_solver": "DPM-Solver++ (2nd-order multistep), trailing timestep spacing",
+    "dpm_solver": "DPM-Solver++ (2nd-order multistep), trailing timestep spacing, clean-image prediction clipped "
+                  "like DDIM's",
 }
+
+
+def dpm_solver_guards(scheduler_config) -> dict:
+    """DPM-Solver++ options that keep its data prediction as bounded as DDIM's on the same model.
+
+    DDIM clips its prediction of the clean image to [-1, 1] when the model's schedule says so (``clip_sample``,
+    true for privevo's DDPM and diffusers' default). DPM-Solver++ has no such option: at the first step of the
+    cosine schedule (alpha_bar about 0 at t = 999) its prediction divides by about 0, and without a bound every
+    pixel of a fresh sample saturates. Dynamic thresholding with ``sample_max_value`` 1 is exactly that clip
+    (the threshold is clamped to [1, 1]); ``lambda_min_clipped`` -5.1 is diffusers' guard for the cosine schedule.
+    """
+    guards = {}
+    if scheduler_config.get("clip_sample", False) and float(scheduler_config.get("clip_sample_range", 1.0)) == 1.0:
+        guards.update(thresholding=True, sample_max_value=1.0)
+    if scheduler_config.get("beta_schedule") == "squaredcos_cap_v2":
+        guards["lambda_min_clipped"] = -5.1
+    return guards
 
 
 def make_sampler(name: str, scheduler_config):
@@ -125,7 +143,8 @@ def make_sampler(name: str, scheduler_config):
         return DDIMScheduler.from_config(scheduler_config, timestep_spacing="trailing")
     if name == "dpm_solver":
         return DPMSolverMultistepScheduler.from_config(scheduler_config, timestep_spacing="trailing",
-                                                       algorithm_type="dpmsolver++", solver_order=2)
+                                                       algorithm_type="dpmsolver++", solver_order=2,
+                                                       **dpm_solver_guards(scheduler_config))
     raise ParamsError(f"params key pe.sampler: unknown {name!r}; known: {', '.join(SAMPLERS)}")
 
 
