@@ -2,6 +2,7 @@
 
     python benchmarks/sampler/run_sampler.py                                  # ddpm-dpm-solver10.yaml
     python benchmarks/sampler/run_sampler.py --params config/ddpm.yaml --out /tmp/ddim-timing
+    python benchmarks/sampler/run_sampler.py -- --rerun-triggers mtime input   # more Snakemake options
 
 Three Snakemake invocations, so that PE's time is not mixed with anything else's:
 1. the prerequisites every seed shares (prepared data, the pretrained DDPM, the private embeddings), not timed;
@@ -37,10 +38,10 @@ from privevo.config.runs import expand_sweep  # noqa: E402
 TIMING = re.compile(r"TIMING (\{.*\})")
 
 
-def snakemake(params_file: Path, targets: list[str]) -> float:
+def snakemake(params_file: Path, targets: list[str], options: list[str]) -> float:
     start = time.perf_counter()
-    # Targets before --config, which would take them as more key=value pairs.
-    subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "all", "--config",
+    # Targets and options before --config, which would take them as more key=value pairs.
+    subprocess.run([sys.executable, "-m", "snakemake", *targets, "--cores", "all", *options, "--config",
                     f"params_file={params_file}"], cwd=ROOT, check=True)
     return time.perf_counter() - start
 
@@ -60,7 +61,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--params", default=str(HERE / "ddpm-dpm-solver10.yaml"))
     parser.add_argument("--out", default=str(HERE / "results"))
+    parser.add_argument("snakemake_options", nargs=argparse.REMAINDER,
+                        help="after --: options for every Snakemake call")
     args = parser.parse_args(argv)
+    options = [option for option in args.snakemake_options if option != "--"]
     params_file = Path(args.params).resolve()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -68,13 +72,13 @@ def main(argv=None) -> int:
     runs = expand_sweep(params)
     first = runs[0].layout
     shared = [first.model_marker, first.private_embeddings] if first.uses_model else [first.private_embeddings]
-    snakemake(params_file, [target for target in shared if target])
+    snakemake(params_file, [target for target in shared if target], options)
 
     result = {"params_file": str(params_file.relative_to(ROOT) if params_file.is_relative_to(ROOT) else params_file),
               "sampler": params["pe"]["sampler"], "num_inference_steps": params["pe"]["num_inference_steps"],
               "runs": []}
     for run in runs:
-        seconds = snakemake(params_file, [run.layout.synthetic])
+        seconds = snakemake(params_file, [run.layout.synthetic], options)
         records = step_timings(run.layout.run_dir, run.layout.base_dir)
         result["runs"].append({
             "seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir, "pe_wall_seconds": seconds,
@@ -84,7 +88,7 @@ def main(argv=None) -> int:
             "jobs": len(records)})
         print(json.dumps(result["runs"][-1]), flush=True)
 
-    result["evaluation_wall_seconds"] = snakemake(params_file, [])
+    result["evaluation_wall_seconds"] = snakemake(params_file, [], options)
     comparison = Path(params["paths"]["results_dir"]) / "comparison.csv"
     result["comparison"] = pd.read_csv(comparison).to_dict(orient="records")
     shutil.copy(comparison, out / f"{params['run_name']}-comparison.csv")
