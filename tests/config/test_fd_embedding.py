@@ -36,6 +36,7 @@ def test_fd_in_lite0_reads_the_lite0_votes_private_embeddings(lite0_votes, pixel
     assert pixels.reference_stats == lite0.reference_stats
     assert pixels.private_embeddings != lite0.private_embeddings
     assert rule_settings(pixel_votes, "eval_fd_curve")["name"] == "lite0"
+    assert rule_settings(pixel_votes, "eval_cleanfid_check")["name"] == "lite0"
     assert rule_settings(pixel_votes, "histogram_private_embeddings")["name"] == "pixels"
 
 

@@ -98,7 +98,6 @@ class Layout:
         # The FD's feature space (evaluation.fd_embedding): the same files when it is the votes' own.
         fd_embeddings = f"{results}/embeddings/{self.keys['fd_embedding']}"
         self.fd_private_embeddings = f"{fd_embeddings}/private_train.npy"
-        self.fd_private_labels = f"{fd_embeddings}/private_train_labels.npy"
         self.base_dir = f"{results}/pe/base/{self.keys['base']}"
         self.tag = privacy_tag(params)
         self.run_key = self.keys["run"]
@@ -364,7 +363,7 @@ def _rule_settings(params: dict, rule_name: str):
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
         "eval_fd_curve": {**embedding, "name": fd_embedding_name(params),
                           "fd_per_class": params["evaluation"]["fd_per_class"]},
-        "eval_cleanfid_check": embedding,
+        "eval_cleanfid_check": {**embedding, "name": fd_embedding_name(params)},
         "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
         "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
                                       "max_test_samples"),
