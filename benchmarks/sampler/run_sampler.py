@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -31,11 +30,11 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(HERE.parent))
 
+from bench_pipeline import PE_STEPS, read_timings  # noqa: E402
 from privevo.config.params import load_params  # noqa: E402
 from privevo.config.runs import expand_sweep  # noqa: E402
-
-TIMING = re.compile(r"TIMING (\{.*\})")
 
 
 def snakemake(params_file: Path, targets: list[str], options: list[str]) -> float:
@@ -46,15 +45,14 @@ def snakemake(params_file: Path, targets: list[str], options: list[str]) -> floa
     return time.perf_counter() - start
 
 
+# What `snakemake <run>/synthetic.npz` runs; `inspect` jobs write to the same logs folder once the run is evaluated.
+TIMED_STEPS = PE_STEPS | {"calibrate", "audit"}
+
+
 def step_timings(run_dir: str, base_dir: str) -> list[dict]:
-    """The TIMING records that PE's steps wrote to their logs (one per job)."""
-    records = []
-    for log in sorted([*Path(base_dir).glob("logs/*.log"), *Path(run_dir).glob("logs/*.log")]):
-        for line in log.read_text(errors="replace").splitlines():
-            match = TIMING.search(line)
-            if match:
-                records.append({"log": log.name, **json.loads(match.group(1))})
-    return records
+    """The TIMING records of the jobs that make the run's release (one per job), from S_0's and the run's logs."""
+    records = read_timings(Path(base_dir) / "logs") + read_timings(Path(run_dir) / "logs")
+    return [record for record in records if record["step"] in TIMED_STEPS]
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,5 @@
-"""benchmarks/sampler/run_sampler.py: PE's step records are read from exactly the run's and its S_0's logs."""
+"""benchmarks/sampler/run_sampler.py: PE's step records are read from the run's and its S_0's logs, not its
+evaluation's."""
 
 import importlib.util
 import json
@@ -23,12 +24,15 @@ def test_step_timings_reads_the_run_and_base_logs_only(tmp_path):
     for folder in (run, base, other):
         (folder / "logs").mkdir(parents=True)
     (base / "logs" / "pe_initial_samples.log").write_text("progress 10%\n" + timing_line("pe-init", 4.0, 3.5))
-    (run / "logs" / "histogram_1.log").write_text(timing_line("histogram", 2.0, 0.0) + "done\n")
+    (run / "logs" / "histogram_1.log").write_text(timing_line("pe-histogram", 2.0, 0.0) + "done\n")
     (run / "logs" / "pe_variation_1.log").write_text(timing_line("pe-variation", 6.5, 6.0))
     (other / "logs" / "pe_variation_1.log").write_text(timing_line("pe-variation", 100.0, 99.0))
+    (run / "logs" / "inspect_histogram_1.log").write_text(timing_line("inspect", 3.0, 0.0))
+    (run / "eval-1234abcd" / "logs").mkdir(parents=True)
+    (run / "eval-1234abcd" / "logs" / "eval_fd_curve.log").write_text(timing_line("eval-fd-curve", 50.0, 0.0))
 
     records = load_benchmark().step_timings(str(run), str(base))
 
-    assert sorted(record["step"] for record in records) == ["histogram", "pe-init", "pe-variation"]
+    assert sorted(record["step"] for record in records) == ["pe-histogram", "pe-init", "pe-variation"]
     assert sum(record["step_seconds"] for record in records) == 12.5
     assert sum(record["model_seconds"]["unet"] for record in records) == 9.5

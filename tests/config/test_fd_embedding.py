@@ -23,7 +23,7 @@ def pixel_votes(lite0_votes):
 def test_null_or_the_votes_own_name_changes_no_folder(lite0_votes):
     same = Layout(validate_params(mutate(lite0_votes, "evaluation.fd_embedding", "lite0")))
     default = Layout(lite0_votes)
-    assert same.keys == {**default.keys}
+    assert same.keys == default.keys
     assert default.fd_private_embeddings == default.private_embeddings
     assert default.reference_stats.endswith(f"reference-{default.keys['embedding']}.npz")
 
