@@ -45,6 +45,10 @@ LEVERS = {
                              "the default + 400 per class at epsilon 10 only (pe.by_epsilon; epsilon 10 runs only)"),
     "simulator-pixels": ("simulator-pixels.yaml",
                          "the default with votes on the 784 raw pixels in place of Lite0 (FD is then FD-pixels)"),
+    "simulator-pixels-t16-eps10": ("simulator-pixels-t16-eps10.yaml",
+                                   "votes on pixels + T = 16 at epsilon 10 only (pe.by_epsilon; epsilon 10 runs only)"),
+    "simulator-pixels-n400-eps10": ("simulator-pixels-n400-eps10.yaml",
+                                    "votes on pixels + 400 per class at epsilon 10 only (epsilon 10 runs only)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
