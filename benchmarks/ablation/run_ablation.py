@@ -49,6 +49,8 @@ LEVERS = {
                                    "votes on pixels + T = 16 at epsilon 10 only (pe.by_epsilon; epsilon 10 runs only)"),
     "simulator-pixels-n400-eps10": ("simulator-pixels-n400-eps10.yaml",
                                     "votes on pixels + 400 per class at epsilon 10 only (epsilon 10 runs only)"),
+    "retrieval-pixels": ("retrieval-pixels.yaml",
+                         "lever 1: retrieval over the public pool (k nearest pool images) in place of the simulator"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"

@@ -98,7 +98,7 @@ def test_iteration_t_uses_degree_t_for_the_lookahead_of_s_t_minus_1_and_the_vari
     params = load_params(tiny_params)
     degrees = variation_degrees(params)
     api = FakeAPI()
-    monkeypatch.setattr(cli, "_api", lambda params, model_dir: api)
+    monkeypatch.setattr(cli, "_api", lambda params, args, iteration: api)
     monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
     labels = np.repeat(np.arange(10), 3)
     save_images(tmp_path / "pop.npz", np.zeros((30, 4, 4, 1), np.uint8), labels, parent_ids=np.arange(30))

@@ -201,6 +201,20 @@ def test_fd_in_another_space_embeds_the_private_set_again_and_reruns_no_pe_job(s
     assert curves and all("/eval/reference-pixels-" in line for line in curves)
 
 
+def test_retrieval_runs_read_the_prepared_public_set_and_pretrain_nothing(smoke_run, tmp_path):
+    params = mutate(smoke_run["params"], "pe.api", "retrieval")
+    proc = snakemake("-n", "-p", params_file=write_params(tmp_path / "params.yaml", params))
+    jobs = planned_jobs(proc)
+    assert "pretrain" not in jobs and "prepare_data" not in jobs  # the public set is already prepared
+    assert jobs["pe_initial_samples"] == len(params["sweep"]["seeds"]) and jobs["pe_release"] >= 4
+    public = Layout(params).public
+    api_steps = [line for line in proc.stdout.splitlines()
+                 if any(f" {step} " in line for step in ("pe-init", "pe-lookahead", "pe-variation", "pe-release"))]
+    assert api_steps and all(f"--public {public}" in line for line in api_steps)
+    histogram = [line for line in proc.stdout.splitlines() if " pe-histogram " in line]
+    assert histogram and not any("--public" in line for line in histogram)
+
+
 def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smoke_run):
     layout = Layout(smoke_run["params"])
     last = Path(layout.candidates(2))

@@ -52,6 +52,14 @@ def layout_of(family):
     return lambda w: SWEEP.run_for(family, w[family]).layout
 
 
+def public_option(family):
+    """`--public <the prepared public set>` for a run whose API retrieves from it (pe.api retrieval), else nothing."""
+    def option(w):
+        layout = layout_of(family)(w)
+        return f"--public {layout.public}" if layout.uses_pool else ""
+    return option
+
+
 def overrides(family):
     """The `--set` options that give a step of ``family`` its run's seed and epsilon."""
     return lambda w: SWEEP.run_for(family, w[family]).cli(family)

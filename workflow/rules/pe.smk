@@ -33,7 +33,7 @@ rule histogram_private_embeddings:
 
 rule pe_initial_samples:
     input:
-        model=lambda w: layout_of("base")(w).model_marker,
+        model=lambda w: layout_of("base")(w).api_inputs,
     output:
         candidates=P.candidates(0),
         grid=report(P.candidates_grid(0), category="samples", subcategory="S_0",
@@ -42,6 +42,7 @@ rule pe_initial_samples:
         settings=settings("pe_initial_samples", "base"),
         run=overrides("base"),
         model=lambda w: layout_of("base")(w).model_dir,
+        public=public_option("base"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=4000,
@@ -50,13 +51,13 @@ rule pe_initial_samples:
     log:
         P.base_dir + "/logs/pe_initial_samples.log",
     shell:
-        "{PRIVEVO} --threads {threads} pe-init {PARAMS} {params.run} --model {params.model} "
+        "{PRIVEVO} --threads {threads} pe-init {PARAMS} {params.run} --model {params.model} {params.public} "
         "--out {output.candidates} > {log} 2>&1"
 
 
 rule pe_initial_lookahead:
     input:
-        model=lambda w: layout_of("base")(w).model_marker,
+        model=lambda w: layout_of("base")(w).api_inputs,
         candidates=P.candidates(0),
     output:
         lookahead=P.lookahead(0),
@@ -64,6 +65,7 @@ rule pe_initial_lookahead:
         settings=settings("pe_initial_lookahead", "base"),
         run=overrides("base"),
         model=lambda w: layout_of("base")(w).model_dir,
+        public=public_option("base"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=6000,
@@ -72,7 +74,7 @@ rule pe_initial_lookahead:
     log:
         P.base_dir + "/logs/pe_initial_lookahead.log",
     shell:
-        "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} "
+        "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} {params.public} "
         "--candidates {input.candidates} --iteration 0 --out {output.lookahead} > {log} 2>&1"
 
 
@@ -151,7 +153,7 @@ rule privacy_audit:
 
 rule pe_release:
     input:
-        model=lambda w: layout_of("run")(w).model_marker,
+        model=lambda w: layout_of("run")(w).api_inputs,
         final=lambda w: layout_of("run")(w).candidates(layout_of("run")(w).num_iterations),
         calibration=RUN + "/calibration.json",
         audit=lambda w: layout_of("run")(w).audit,
@@ -163,6 +165,7 @@ rule pe_release:
         settings=settings("pe_release", "run"),
         run=overrides("run"),
         model=lambda w: layout_of("run")(w).model_dir,
+        public=public_option("run"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=2000,
@@ -171,6 +174,6 @@ rule pe_release:
     log:
         P.run_log("pe_release"),
     shell:
-        "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} "
+        "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} {params.public} "
         "--final {input.final} --calibration {input.calibration} "
         "--audit {input.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

@@ -14,7 +14,7 @@ if SHARDS == 1:
 
     rule pe_variation:
         input:
-            model=lambda w: layout_of("run")(w).model_marker,
+            model=lambda w: layout_of("run")(w).api_inputs,
             selected=ITERATION + "/selected.npz",
         output:
             candidates=ITERATION + "/candidates.npz",
@@ -24,18 +24,19 @@ if SHARDS == 1:
             settings=settings("pe_variation", "run"),
             run=overrides("run"),
             model=lambda w: layout_of("run")(w).model_dir,
+            public=public_option("run"),
         threads: HEAVY_THREADS
         resources:
             **generation_resources(60),
         log:
             P.run_log("pe_variation_{iteration}"),
         shell:
-            "{PRIVEVO} --threads {threads} pe-variation {PARAMS} {params.run} --model {params.model} "
+            "{PRIVEVO} --threads {threads} pe-variation {PARAMS} {params.run} --model {params.model} {params.public} "
             "--selected {input.selected} --iteration {wildcards.iteration} --out {output.candidates} > {log} 2>&1"
 
     rule pe_lookahead:
         input:
-            model=lambda w: layout_of("run")(w).model_marker,
+            model=lambda w: layout_of("run")(w).api_inputs,
             candidates=ITERATION + "/candidates.npz",
         output:
             lookahead=ITERATION + "/lookahead.npy",
@@ -43,13 +44,14 @@ if SHARDS == 1:
             settings=settings("pe_lookahead", "run"),
             run=overrides("run"),
             model=lambda w: layout_of("run")(w).model_dir,
+            public=public_option("run"),
         threads: HEAVY_THREADS
         resources:
             **generation_resources(120),
         log:
             P.run_log("pe_lookahead_{iteration}"),
         shell:
-            "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} "
+            "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} {params.public} "
             "--candidates {input.candidates} --iteration {wildcards.iteration} --out {output.lookahead} > {log} 2>&1"
 
 else:
@@ -60,7 +62,7 @@ else:
 
     rule pe_variation_shard:
         input:
-            model=lambda w: layout_of("run")(w).model_marker,
+            model=lambda w: layout_of("run")(w).api_inputs,
             selected=ITERATION + "/selected.npz",
         output:
             part=SHARD.replace("{kind}", "variation"),
@@ -68,13 +70,14 @@ else:
             settings=settings("pe_variation", "run"),
             run=overrides("run"),
             model=lambda w: layout_of("run")(w).model_dir,
+            public=public_option("run"),
         threads: HEAVY_THREADS
         resources:
             **generation_resources(60),
         log:
             P.run_log("pe_variation_{iteration}_shard{shard}"),
         shell:
-            "{PRIVEVO} --threads {threads} pe-variation {PARAMS} {params.run} --model {params.model} "
+            "{PRIVEVO} --threads {threads} pe-variation {PARAMS} {params.run} --model {params.model} {params.public} "
             "--selected {input.selected} --iteration {wildcards.iteration} --shard {wildcards.shard} "
             "--shards {SHARDS} --out {output.part} > {log} 2>&1"
 
@@ -95,7 +98,7 @@ else:
 
     rule pe_lookahead_shard:
         input:
-            model=lambda w: layout_of("run")(w).model_marker,
+            model=lambda w: layout_of("run")(w).api_inputs,
             candidates=ITERATION + "/candidates.npz",
         output:
             part=SHARD.replace("{kind}", "lookahead"),
@@ -103,13 +106,14 @@ else:
             settings=settings("pe_lookahead", "run"),
             run=overrides("run"),
             model=lambda w: layout_of("run")(w).model_dir,
+            public=public_option("run"),
         threads: HEAVY_THREADS
         resources:
             **generation_resources(120),
         log:
             P.run_log("pe_lookahead_{iteration}_shard{shard}"),
         shell:
-            "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} "
+            "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} {params.public} "
             "--candidates {input.candidates} --iteration {wildcards.iteration} --shard {wildcards.shard} "
             "--shards {SHARDS} --out {output.part} > {log} 2>&1"
 

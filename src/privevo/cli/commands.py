@@ -27,12 +27,15 @@ def _layout(params: dict):
     return Layout(params)
 
 
-def _api(params: dict, model_dir: str):
-    """The API over the model in ``model_dir``, returning images of the private set's shape (public metadata)."""
+def _api(params: dict, args, *, iteration: int):
+    """The API that draws population ``iteration`` (pe.api_schedule), over the model in ``args.model`` or the public
+    pool in ``args.public``, returning images of the private set's shape (public metadata)."""
     from privevo.apis import make_api
+    from privevo.config.params import api_of_iteration
     from privevo.data.private import params_image_shape
 
-    return make_api(params, model_dir, image_shape=params_image_shape(params))
+    return make_api(params, args.model, image_shape=params_image_shape(params), public_pool=getattr(args, "public", None),
+                    name=api_of_iteration(params, iteration))
 
 
 def _embedder(params: dict, name: str | None = None):
@@ -304,7 +307,7 @@ def cmd_pe_init(args) -> int:
 
     params = _params(args)
     images, labels, state = initial_population_with_state(
-        _api(params, args.model), classes=list(range(NUM_CLASSES)),
+        _api(params, args, iteration=0), classes=list(range(NUM_CLASSES)),
         num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
     _save_population(args.out, images, labels, **_state_extra(state))
     return 0
@@ -334,7 +337,7 @@ def cmd_pe_lookahead(args) -> int:
     # The lookahead of S_t embeds the candidates voted on in iteration t + 1, with that iteration's degree.
     degree = degree_of_iteration(params, args.iteration + 1)
     features = lookahead_embeddings(
-        _api(params, args.model), _embedder(params), images[rows], labels[rows], degree=degree,
+        _api(params, args, iteration=args.iteration + 1), _embedder(params), images[rows], labels[rows], degree=degree,
         lookahead_degree=params["pe"]["lookahead_degree"], iteration=args.iteration, seed=params["seed"],
         embed_batch_size=params["embedding"]["batch_size"], state=None if state is None else state[rows],
     )
@@ -404,7 +407,8 @@ def cmd_pe_variation(args) -> int:
     parent_ids, state = selected["parent_ids"], _api_state(args.selected)
     rows = _shard_rows(args, labels)
     varied, varied_state = variation_population_with_state(
-        _api(params, args.model), images[rows], labels[rows], degree=degree_of_iteration(params, args.iteration),
+        _api(params, args, iteration=args.iteration), images[rows], labels[rows],
+        degree=degree_of_iteration(params, args.iteration),
         iteration=args.iteration, seed=params["seed"], state=None if state is None else state[rows])
     if args.shards > 1:
         save_npz(args.out, images=varied, labels=labels[rows], parent_ids=parent_ids[rows], positions=rows,
@@ -449,7 +453,8 @@ def cmd_pe_release(args) -> int:
             raise SystemExit("privevo pe-release: pe.release_size adds variations of S_T; give --model")
         degree = release_degree(params)
         images, labels, parents, state = expand_release(
-            _api(params, args.model), images, labels, per_class=params["pe"]["release_size"], degree=degree,
+            _api(params, args, iteration=params["pe"]["num_iterations"]), images, labels,
+            per_class=params["pe"]["release_size"], degree=degree,
             seed=params["seed"], state=final.get(STATE_KEY))
         group_ids = None if group_ids is None else group_ids[parents]  # siblings keep their S_(T-1) parent's group
         release = {"size_per_class": params["pe"]["release_size"], "degree": degree,

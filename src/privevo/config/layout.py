@@ -23,11 +23,13 @@ import hashlib
 import json
 from pathlib import Path
 
-from privevo.apis import uses_foundation_model
-from privevo.config.params import (degree_of_iteration, fd_embedding_name, mix_pe_epsilon, number_tag, privacy_tag,
-                                   settings_at_epsilon)
+from privevo.apis import uses_foundation_model, uses_public_pool
+from privevo.config.params import (api_of_iteration, degree_of_iteration, fd_embedding_name, mix_pe_epsilon,
+                                   number_tag, privacy_tag, scheduled_apis, settings_at_epsilon)
 
 HASH_LENGTH = 8
+# pe.api values whose own params section (same name) changes what they draw, so it enters the base and run keys.
+API_SECTIONS = ("simulator", "retrieval")
 
 
 def settings_hash(settings) -> str:
@@ -86,9 +88,13 @@ class Layout:
             unet_dir = Path(self.model_dir) / "unet"
             self.model_marker = str((unet_dir if unet_dir.is_dir() else Path(self.model_dir)) / "config.json")
         # An API that uses no foundation model (the simulator) gets none: no pretraining in its DAG.
-        self.uses_model = uses_foundation_model(params["pe"]["api"])
+        apis = scheduled_apis(params)
+        self.uses_model = any(uses_foundation_model(name) for name in apis)
         if not self.uses_model:
             self.model_marker = []
+        self.uses_pool = any(uses_public_pool(name) for name in apis)
+        # What the run's API reads: the foundation model, the public pool (retrieval) or nothing (the simulator).
+        self.api_inputs = ([self.model_marker] if self.uses_model else []) + ([self.public] if self.uses_pool else [])
         # Written in every mode (in local mode it is the only file under results/model/<key>).
         self.model_record = f"{model_root}/model.json"
 
@@ -227,19 +233,27 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                "lookahead_degree": pe["lookahead_degree"],
                "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
                **output_image_settings(params)}
-    if pe["api"] == "simulator":  # its variation scale decides S_0's lookahead (and, through pe, every run)
-        sampler["simulator"] = params.get("simulator")
+    # An API's own section changes what it draws (the simulator's variation scale decides S_0's lookahead).
+    api_sections = {name: params.get(name) for name in scheduled_apis(params) if name in API_SECTIONS}
+    first_variation_api = api_of_iteration(params, 1)
+    if first_variation_api != pe["api"]:  # S_0's lookahead is drawn with iteration 1's API
+        sampler["api_1"] = first_variation_api
+        if first_variation_api in API_SECTIONS:
+            sampler[first_variation_api] = params.get(first_variation_api)
+    if pe["api"] in API_SECTIONS:
+        sampler[pe["api"]] = params.get(pe["api"])
     base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
     # A run's hash covers everything it depends on except its own seed and privacy setting, which name
     # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
     # pe.by_epsilon is left out: the params are resolved at this run's epsilon, so pe.* holds what it uses, and
     # an entry for another epsilon must not move this run's folder.
-    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards", "by_epsilon"),
+    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards", "by_epsilon",
+                                   *([] if pe["api_schedule"] else ["api_schedule"])),
                     "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
                     "embedding": embedding_settings["embedding"], "data": params["data"],
-                    **({"simulator": params.get("simulator")} if pe["api"] == "simulator" else {})}
+                    **api_sections}
     run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
     # fd_embedding enters through its key, and only where it differs, so the key of a null (or same-name)
     # fd_embedding is what it was before the setting existed.

@@ -190,6 +190,7 @@ def _check_semantics(params: dict) -> None:
     if params["evaluation"]["fd_embedding"] == "inception" and not params["embedding"]["inception_path"]:
         raise ParamsError("params key embedding.inception_path: required when evaluation.fd_embedding is 'inception'")
     _check_registered_names(params)
+    _check_api_schedule(params)
     pe = params["pe"]
     if pe["num_nearest_neighbours"] > pe["num_samples_per_class"]:
         raise ParamsError(
@@ -222,6 +223,8 @@ def _check_registered_names(params: dict) -> None:
     from privevo.pe.selection import SELECTION_METHODS
 
     checks = [(APIS, params["pe"]["api"], "pe.api"), (EMBEDDERS, params["embedding"]["name"], "embedding.name"),
+              *((APIS, entry["api"], f"pe.api_schedule[{index}].api")
+                for index, entry in enumerate(params["pe"]["api_schedule"])),
               (EMBEDDERS, fd_embedding_name(params), "evaluation.fd_embedding"),
               (SELECTION_METHODS, params["pe"]["selection"], "pe.selection"),
               (ACCOUNTANTS, params["privacy"]["accountant"], "privacy.accountant")]
@@ -272,6 +275,38 @@ def release_degree(params: dict) -> float:
 def fd_embedding_name(params: dict) -> str:
     """The feature space of the evaluation's Frechet distance: evaluation.fd_embedding, else the votes' own."""
     return params["evaluation"]["fd_embedding"] or params["embedding"]["name"]
+
+
+def api_of_iteration(params: dict, iteration: int) -> str:
+    """The API that draws population t (t = 0: RANDOM_API; t >= 1: VARIATION_API), from pe.api_schedule."""
+    name = params["pe"]["api"]
+    for entry in params["pe"]["api_schedule"]:
+        if iteration >= 1 and entry["from_iteration"] <= iteration:
+            name = entry["api"]
+    return name
+
+
+def scheduled_apis(params: dict) -> list[str]:
+    """Every API a run calls, pe.api first."""
+    return list(dict.fromkeys([params["pe"]["api"], *(entry["api"] for entry in params["pe"]["api_schedule"])]))
+
+
+def _check_api_schedule(params: dict) -> None:
+    from privevo.apis import carries_state
+
+    pe = params["pe"]
+    starts = [entry["from_iteration"] for entry in pe["api_schedule"]]
+    if starts != sorted(set(starts)):
+        raise ParamsError(f"params key pe.api_schedule: from_iteration must rise from entry to entry, got {starts}")
+    if starts and starts[-1] > pe["num_iterations"]:
+        raise ParamsError(f"params key pe.api_schedule: from_iteration {starts[-1]} is after the last iteration "
+                          f"(pe.num_iterations = {pe['num_iterations']})")
+    previous = pe["api"]
+    for index, entry in enumerate(pe["api_schedule"]):
+        if entry["api"] != previous and carries_state(entry["api"]):
+            raise ParamsError(f"params key pe.api_schedule[{index}].api: {entry['api']} varies a per-image state it "
+                              f"cannot rebuild from the pixels {previous} returns; only diffusion can follow another API")
+        previous = entry["api"]
 
 
 def degree_of_iteration(params: dict, iteration: int) -> float:

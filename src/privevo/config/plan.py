@@ -25,7 +25,7 @@ import math
 
 from privevo.apis import uses_foundation_model
 from privevo.apis.base import check_degree
-from privevo.config.params import variation_degrees
+from privevo.config.params import api_of_iteration, scheduled_apis, variation_degrees
 from privevo.core.classes import NUM_CLASSES
 from privevo.pe.shards import shard_classes
 
@@ -75,10 +75,11 @@ def _embed_batches(params: dict, images_per_candidate: int) -> int:
 
 
 def _row(params: dict, *, step: str, iteration: int, kind: str, degree: float, images_per_class: int,
-         embedded_per_candidate: int = 0) -> dict:
+         embedded_per_candidate: int = 0, api_iteration: int | None = None) -> dict:
+    """``api_iteration``: the population whose API the step calls (pe.api_schedule), by default ``iteration``."""
     pe = params["pe"]
     steps = check_degree(degree, pe["num_inference_steps"], where=f"{step} degree")
-    if not uses_foundation_model(pe["api"]):
+    if not uses_foundation_model(api_of_iteration(params, iteration if api_iteration is None else api_iteration)):
         steps = 0  # a model-free API (the simulator) draws without any UNet step
     images = images_per_class * NUM_CLASSES
     embedded = pe["num_samples_per_class"] * NUM_CLASSES * embedded_per_candidate
@@ -107,7 +108,7 @@ def plan_run(params: dict) -> dict:
     def lookahead(t: int) -> dict:
         # The lookahead of S_t feeds iteration t + 1's histogram, at degree_(t+1) (cli cmd_pe_lookahead).
         return _row(params, step="pe-lookahead", iteration=t, kind="lookahead", degree=degrees[t],
-                    images_per_class=lookahead_images, embedded_per_candidate=embedded)
+                    images_per_class=lookahead_images, embedded_per_candidate=embedded, api_iteration=t + 1)
 
     steps = [_row(params, step="pe-init", iteration=0, kind="random", degree=1.0, images_per_class=n), lookahead(0)]
     for t in range(1, num_iterations + 1):
@@ -125,6 +126,8 @@ def plan_run(params: dict) -> dict:
         "variation_degrees": degrees,
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],
         "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"], "api": pe["api"],
+        "apis": scheduled_apis(params),
+        "schedule": [f"{pe['api']} from S_0"] + [f"{e['api']} from t = {e['from_iteration']}" for e in pe["api_schedule"]],
     }
     return {"settings": settings, "steps": steps, "by_kind": by_kind, "totals": totals}
 
@@ -216,9 +219,11 @@ def format_plan(plan: dict, projection: dict | None, notes: list[str] = ()) -> s
         "degrees t = 1..T: " + ", ".join(f"{d:g}" for d in s["variation_degrees"]),
         "",
     ]
-    if not uses_foundation_model(s["api"]):
+    if not any(uses_foundation_model(name) for name in s["apis"]):
         lines[1:1] = [f"pe.api {s['api']}: draws without a foundation model, so 0 UNet image-steps; the embedder "
                       "still sees every lookahead candidate"]
+    elif len(s["apis"]) > 1:
+        lines[1:1] = ["APIs (pe.api_schedule): " + ", ".join(s["schedule"]) + "; a model-free one makes 0 UNet steps"]
     header = ("step", "t", "kind", "degree", "steps", "images", "image-steps", "UNet batches", "embedded",
               "emb. batches", "projected")
     cost = projection["seconds_per_image_step"] if projection else None

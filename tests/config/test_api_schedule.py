@@ -1,0 +1,116 @@
+"""pe.api_schedule (issue 11, lever 3): which API draws each population, what a run's DAG and keys then depend on,
+bad schedules as one line, and the CLI's PE steps switching from the simulator to diffusion mid-run."""
+
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from privevo.cli import commands as cli
+from privevo.cli import main
+from privevo.config.layout import Layout
+from privevo.config.params import api_of_iteration, load_params, scheduled_apis
+from privevo.config.plan import plan_run
+from privevo.core.errors import ParamsError
+from privevo.io.artifacts import load_npz
+from privevo.models.ddpm import build_unet
+
+from conftest import ROOT
+
+SMOKE = ROOT / "config" / "smoke.yaml"
+SWITCH = "pe.api_schedule=[{from_iteration: 2, api: diffusion}]"
+
+
+def test_each_population_is_drawn_by_the_api_scheduled_for_it():
+    params = load_params(SMOKE, ["pe.api=simulator", "pe.num_iterations=3", "pe.variation_degrees=[0.8, 0.6, 0.4]",
+                                 SWITCH])
+    assert [api_of_iteration(params, t) for t in range(4)] == ["simulator", "simulator", "diffusion", "diffusion"]
+    assert scheduled_apis(params) == ["simulator", "diffusion"]
+    plain = load_params(SMOKE, ["pe.api=simulator"])
+    assert {api_of_iteration(plain, t) for t in range(3)} == {"simulator"} and scheduled_apis(plain) == ["simulator"]
+
+
+@pytest.mark.parametrize("schedule, message", [
+    ("[{from_iteration: 2, api: diffusion}, {from_iteration: 2, api: diffusion}]", "must rise"),
+    ("[{from_iteration: 9, api: diffusion}]", "after the last iteration"),
+    ("[{from_iteration: 1, api: simulator}]", r"pe.api_schedule\[0\].api: simulator varies a per-image state"),
+    ("[{from_iteration: 1, api: dalle}]", r"pe.api_schedule\[0\].api"),
+    ("[{from_iteration: 0, api: diffusion}]", r"pe.api_schedule.0.from_iteration"),
+])
+def test_a_bad_schedule_is_one_line_naming_the_key(schedule, message):
+    with pytest.raises(ParamsError, match=message) as error:
+        load_params(SMOKE, [f"pe.api_schedule={schedule}"])
+    assert "\n" not in str(error.value)
+
+
+def test_the_dag_reads_every_scheduled_apis_inputs_and_keys_follow_the_schedule():
+    simulator = load_params(SMOKE, ["pe.api=simulator"])
+    mixed = load_params(SMOKE, ["pe.api=simulator", SWITCH])
+    plain, switched = Layout(simulator), Layout(mixed)
+    assert plain.api_inputs == [] and not plain.uses_model
+    assert switched.api_inputs == [switched.model_marker] and switched.uses_model
+    assert switched.run_key != plain.run_key
+    assert switched.keys["base"] == plain.keys["base"]  # S_0 and its lookahead are the simulator's in both
+    from_first = Layout(load_params(SMOKE, ["pe.api=simulator", "pe.api_schedule=[{from_iteration: 1, api: diffusion}]"]))
+    assert from_first.keys["base"] != plain.keys["base"]  # S_0's lookahead now varies with diffusion
+    pooled = Layout(load_params(SMOKE, ["pe.api=retrieval", SWITCH]))
+    assert pooled.api_inputs == [pooled.model_marker, pooled.public]
+
+
+def test_the_plan_counts_unet_steps_only_where_diffusion_draws():
+    params = load_params(SMOKE, ["pe.api=simulator", SWITCH])
+    rows = {(row["step"], row["iteration"]): row for row in plan_run(params)["steps"]}
+    assert rows[("pe-init", 0)]["image_steps"] == 0 and rows[("pe-variation", 1)]["image_steps"] == 0
+    assert rows[("pe-lookahead", 1)]["image_steps"] > 0  # feeds iteration 2, drawn by diffusion
+    assert rows[("pe-variation", 2)]["image_steps"] > 0
+
+
+class FakeEmbedder:
+    def embed(self, images, batch_size=128, progress=True):
+        return images.reshape(len(images), -1).astype(np.float32)[:, ::16]
+
+
+def test_cli_switches_from_the_simulator_to_diffusion_and_drops_the_garment_state(tmp_path, monkeypatch):
+    from diffusers import DDPMScheduler
+
+    model = tmp_path / "model"
+    build_unet(image_size=28, channels=1, block_out_channels=[8, 16], layers_per_block=1, attention=False) \
+        .save_pretrained(model / "unet")
+    DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").save_pretrained(model / "scheduler")
+    params = yaml.safe_load(SMOKE.read_text())
+    params["pe"].update(api="simulator", num_samples_per_class=2, num_iterations=2, lookahead_degree=1,
+                        num_inference_steps=4, variation_degrees=[0.5, 0.5],
+                        api_schedule=[{"from_iteration": 2, "api": "diffusion"}])
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
+    common = ["--params", str(path), "--model", str(model)]
+    np.save(tmp_path / "private.npy", np.random.default_rng(0).normal(size=(40, 49)).astype(np.float32))
+    np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 4))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+
+    def histogram(t, candidates, lookahead):
+        assert main(["pe-histogram", "--params", str(path), "--iteration", str(t),
+                     "--private-embeddings", str(tmp_path / "private.npy"),
+                     "--private-labels", str(tmp_path / "private_labels.npy"), "--candidates", str(candidates),
+                     "--lookahead", str(lookahead), "--calibration", str(tmp_path / "calibration.json"),
+                     "--out-dir", str(tmp_path / f"iter_{t}")]) == 0
+        return tmp_path / f"iter_{t}" / "selected.npz"
+
+    assert main(["pe-init", *common, "--out", str(tmp_path / "s0.npz")]) == 0
+    assert "api_state" in load_npz(tmp_path / "s0.npz")
+    assert main(["pe-lookahead", *common, "--candidates", str(tmp_path / "s0.npz"), "--iteration", "0",
+                 "--out", str(tmp_path / "la0.npy")]) == 0
+    assert main(["pe-variation", *common, "--selected", str(histogram(1, tmp_path / "s0.npz", tmp_path / "la0.npy")),
+                 "--iteration", "1", "--out", str(tmp_path / "s1.npz")]) == 0
+    s1 = load_npz(tmp_path / "s1.npz")
+    assert "api_state" in s1  # iteration 1 is still the simulator's
+    assert main(["pe-lookahead", *common, "--candidates", str(tmp_path / "s1.npz"), "--iteration", "1",
+                 "--out", str(tmp_path / "la1.npy")]) == 0
+    selected = histogram(2, tmp_path / "s1.npz", tmp_path / "la1.npy")
+    assert main(["pe-variation", *common, "--selected", str(selected), "--iteration", "2",
+                 "--out", str(tmp_path / "s2.npz")]) == 0
+    s2 = load_npz(tmp_path / "s2.npz")
+    assert "api_state" not in s2 and s2["images"].shape == (20, 28, 28, 1)  # diffusion varies pixels
+    assert s2["images"].tobytes() != load_npz(selected)["images"].tobytes()
