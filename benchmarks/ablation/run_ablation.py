@@ -51,6 +51,8 @@ LEVERS = {
                                     "votes on pixels + 400 per class at epsilon 10 only (epsilon 10 runs only)"),
     "retrieval-pixels": ("retrieval-pixels.yaml",
                          "lever 1: retrieval over the public pool (k nearest pool images) in place of the simulator"),
+    "simulator-then-diffusion": ("simulator-then-diffusion.yaml",
+                                 "lever 3: the simulator for iterations 1-5, then DDPM SDEdit variations (pe.api_schedule)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
