@@ -175,9 +175,10 @@ def cmd_model_info(args) -> int:
     from privevo.io.artifacts import save_json
 
     from privevo.apis import uses_foundation_model
+    from privevo.config.params import scheduled_apis
 
     params = _params(args)
-    if not uses_foundation_model(params["pe"]["api"]):
+    if not any(uses_foundation_model(name) for name in scheduled_apis(params)):
         record = {"source": None, "api": params["pe"]["api"],
                   "note": f"pe.api {params['pe']['api']} draws without a foundation model: none was trained or loaded"}
         save_json(args.out, record)
