@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.apis import APIS, make_api, uses_foundation_model, uses_public_pool
+from privevo.apis import APIS, carries_state, make_api, uses_foundation_model, uses_public_pool
 from privevo.apis.retrieval import PublicPoolRetrievalAPI
 from privevo.cli import commands as cli
 from privevo.cli import main
@@ -95,6 +95,12 @@ def test_built_from_params_over_the_prepared_public_set(tmp_path):
     assert Layout(simulator).api_inputs == []
     moved = load_params(ROOT / "config" / "smoke.yaml", ["pe.api=simulator", "retrieval.max_neighbours=8"])
     assert Layout(moved).run_key == Layout(simulator).run_key  # another API's section moves no simulator run
+
+
+@pytest.mark.parametrize("name", ["diffusion", "simulator", "retrieval"])
+def test_the_params_check_knows_which_apis_carry_a_state(name):
+    # pe.api_schedule is checked without importing the APIs; the list must agree with the classes.
+    assert carries_state(name) == bool(getattr(APIS.get(name), "carries_state", False))
 
 
 class FakeEmbedder:

@@ -38,4 +38,5 @@ def make_api(params: dict, model_dir: str, *, image_shape: tuple[int, int, int],
     (H, W, C). ``public_pool``: the prepared public set, for an API that retrieves from it."""
     name = name or params["pe"]["api"]
     pool = {"public_pool": public_pool} if uses_public_pool(name) else {}
-    return APIS.get(name, key="pe.api" if name == params["pe"]["api"] else "pe.api_schedule").from_params(params, model_dir=model_dir, image_shape=image_shape, **pool)
+    key = "pe.api" if name == params["pe"]["api"] else "pe.api_schedule"
+    return APIS.get(name, key=key).from_params(params, model_dir=model_dir, image_shape=image_shape, **pool)

@@ -35,14 +35,16 @@ class PublicPoolRetrievalAPI:
         if len(pool) < 2:
             raise ValueError(f"the public pool needs at least 2 images to vary one, got {len(pool)}")
         if not (isinstance(max_neighbours, (int, np.integer)) and 1 <= max_neighbours <= len(pool)):
-            raise ValueError(f"max_neighbours must be an integer in 1..{len(pool)} (the pool size), got {max_neighbours!r}")
+            raise ValueError(f"max_neighbours must be an integer in 1..{len(pool)} (the pool size), "
+                             f"got {max_neighbours!r}")
         self.pool = pool
         self.max_neighbours = int(max_neighbours)
         self._vectors = pool.reshape(len(pool), -1).astype(np.float32)
         self._squared_norms = np.einsum("ij,ij->i", self._vectors, self._vectors)
 
     @classmethod
-    def from_params(cls, params: dict, *, model_dir=None, image_shape=None, public_pool=None) -> "PublicPoolRetrievalAPI":
+    def from_params(cls, params: dict, *, model_dir=None, image_shape=None,
+                    public_pool=None) -> "PublicPoolRetrievalAPI":
         """The retrieval API of a run's params (``retrieval`` section) over the prepared public set ``public_pool``."""
         if public_pool is None:
             raise ParamsError("params key pe.api: retrieval draws from the prepared public set; give its path "

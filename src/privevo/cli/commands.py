@@ -34,8 +34,8 @@ def _api(params: dict, args, *, iteration: int):
     from privevo.config.params import api_of_iteration
     from privevo.data.private import params_image_shape
 
-    return make_api(params, args.model, image_shape=params_image_shape(params), public_pool=getattr(args, "public", None),
-                    name=api_of_iteration(params, iteration))
+    return make_api(params, args.model, image_shape=params_image_shape(params),
+                    public_pool=getattr(args, "public", None), name=api_of_iteration(params, iteration))
 
 
 def _embedder(params: dict, name: str | None = None):

@@ -53,6 +53,9 @@ def _positive_int(text: str) -> int:
     return value
 
 
+PUBLIC_POOL_HELP = "the prepared public set: the pool of an API that retrieves from it (pe.api retrieval)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="privevo", description="Differentially private synthetic images with Private Evolution.")
     parser.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
@@ -118,11 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "with DP-SGD's in one PLD accountant, and DP-SGD's noise is solved for the rest of privacy.epsilon")
     p = step("pe-init", commands.cmd_pe_init, "S_0: RANDOM_API samples for every class")
     p.add_argument("--model", required=True)
-    p.add_argument("--public", help="the prepared public set: the pool of an API that retrieves from it (pe.api retrieval)")
+    p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--out", required=True)
     p = step("pe-lookahead", commands.cmd_pe_lookahead, "lookahead embeddings of a population")
     p.add_argument("--model", required=True)
-    p.add_argument("--public", help="the prepared public set: the pool of an API that retrieves from it (pe.api retrieval)")
+    p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--candidates", required=True)
     p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
     p.add_argument("--out", required=True)
@@ -137,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", required=True)
     p = step("pe-variation", commands.cmd_pe_variation, "S_t = VARIATION_API(selected samples)")
     p.add_argument("--model", required=True)
-    p.add_argument("--public", help="the prepared public set: the pool of an API that retrieves from it (pe.api retrieval)")
+    p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--selected", required=True)
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out", required=True)
@@ -153,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-privacy", required=True)
     p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
     p.add_argument("--model", help="the foundation model folder: needed when pe.release_size adds variations of S_T")
-    p.add_argument("--public", help="the prepared public set: the pool of an API that retrieves from it (pe.api retrieval)")
+    p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p = step("audit", commands.cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
     p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
     p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")

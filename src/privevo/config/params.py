@@ -305,7 +305,8 @@ def _check_api_schedule(params: dict) -> None:
     for index, entry in enumerate(pe["api_schedule"]):
         if entry["api"] != previous and carries_state(entry["api"]):
             raise ParamsError(f"params key pe.api_schedule[{index}].api: {entry['api']} varies a per-image state it "
-                              f"cannot rebuild from the pixels {previous} returns; only diffusion can follow another API")
+                              f"cannot rebuild from the pixels {previous} returns; only diffusion can follow another "
+                              "API")
         previous = entry["api"]
 
 

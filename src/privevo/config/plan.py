@@ -127,7 +127,8 @@ def plan_run(params: dict) -> dict:
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],
         "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"], "api": pe["api"],
         "apis": scheduled_apis(params),
-        "schedule": [f"{pe['api']} from S_0"] + [f"{e['api']} from t = {e['from_iteration']}" for e in pe["api_schedule"]],
+        "schedule": [f"{pe['api']} from S_0"] + [f"{entry['api']} from t = {entry['from_iteration']}"
+                                                 for entry in pe["api_schedule"]],
     }
     return {"settings": settings, "steps": steps, "by_kind": by_kind, "totals": totals}
 
