@@ -109,8 +109,9 @@ def _pct(mean, std) -> str:
 def ablation_markdown(table: pd.DataFrame) -> str:
     lines = ["# Ablation (issue 11)", "",
              "Accuracy of the downstream CNN on the validation split (5,000 private training images held out; the",
-             "test split untouched), mean +- std over PE seeds. FD-Lite0 of S_T against the private training set",
-             "(1,000 images, the last PE population; a larger release is not in it). S_0: the same CNN on the",
+             "test split untouched), mean +- std over PE seeds. FD of S_T against the private training set in the",
+             "votes' space (Lite0; pixels for the levers that vote on pixels, so those FDs compare only with each",
+             "other), over the last PE population (a larger release is not in it). S_0: the same CNN on the",
              "initial population (public, no privacy cost). Hyper-parameter selection is not privacy-accounted.", "",
              "| lever | change | accuracy eps 1 (%) | accuracy eps 10 (%) | FD eps 1 | FD eps 10 | S_0 accuracy (%) "
              "| PE seeds | wall (min) |",
