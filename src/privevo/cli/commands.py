@@ -174,11 +174,10 @@ def cmd_model_info(args) -> int:
 
     from privevo.io.artifacts import save_json
 
-    from privevo.apis import uses_foundation_model
-    from privevo.config.params import scheduled_apis
+    from privevo.config.params import run_uses_foundation_model
 
     params = _params(args)
-    if not any(uses_foundation_model(name) for name in scheduled_apis(params)):
+    if not run_uses_foundation_model(params):
         record = {"source": None, "api": params["pe"]["api"],
                   "note": f"pe.api {params['pe']['api']} draws without a foundation model: none was trained or loaded"}
         save_json(args.out, record)

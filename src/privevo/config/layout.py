@@ -23,9 +23,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from privevo.apis import uses_foundation_model, uses_public_pool
+from privevo.apis import uses_public_pool
 from privevo.config.params import (api_of_iteration, degree_of_iteration, fd_embedding_name, mix_pe_epsilon,
-                                   number_tag, privacy_tag, scheduled_apis, settings_at_epsilon)
+                                   number_tag, privacy_tag, run_uses_foundation_model, scheduled_apis,
+                                   settings_at_epsilon)
 
 HASH_LENGTH = 8
 # pe.api values whose own params section (same name) changes what they draw, so it enters the base and run keys.
@@ -89,7 +90,7 @@ class Layout:
             self.model_marker = str((unet_dir if unet_dir.is_dir() else Path(self.model_dir)) / "config.json")
         # An API that uses no foundation model (the simulator) gets none: no pretraining in its DAG.
         apis = scheduled_apis(params)
-        self.uses_model = any(uses_foundation_model(name) for name in apis)
+        self.uses_model = run_uses_foundation_model(params)
         if not self.uses_model:
             self.model_marker = []
         self.uses_pool = any(uses_public_pool(name) for name in apis)

@@ -291,6 +291,13 @@ def scheduled_apis(params: dict) -> list[str]:
     return list(dict.fromkeys([params["pe"]["api"], *(entry["api"] for entry in params["pe"]["api_schedule"])]))
 
 
+def run_uses_foundation_model(params: dict) -> bool:
+    """Whether any API the run calls (pe.api, pe.api_schedule) needs the foundation model."""
+    from privevo.apis import uses_foundation_model
+
+    return any(uses_foundation_model(name) for name in scheduled_apis(params))
+
+
 def _check_api_schedule(params: dict) -> None:
     from privevo.apis import carries_state
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from privevo.apis import uses_foundation_model
 from privevo.data.private import private_class_names
-from privevo.config.params import histogram_threshold, scheduled_apis, variation_degrees
+from privevo.config.params import histogram_threshold, run_uses_foundation_model, variation_degrees
 from privevo.pe.noise import noise_record
 
 DP_RELEASE_NOTE = (
@@ -64,7 +63,7 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
             "class_set": private_class_names(params["data"]["private_set"], private_dir=params["data"]["private_dir"]),
             "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
             "foundation_model": (f"none: pe.api {pe['api']} draws without one"
-                                 if not any(uses_foundation_model(name) for name in scheduled_apis(params))
+                                 if not run_uses_foundation_model(params)
                                  else "pretrained on public data only" if params["model"]["source"] == "pretrain"
                                  else params["model"]["local_path"]),
             "variation_degrees": variation_degrees(params),
