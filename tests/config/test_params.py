@@ -25,6 +25,14 @@ def test_default_run_is_offline_fmnist_at_epsilon_1(params):
     assert params["model"]["source"] == "pretrain"
     # Votes on the raw pixels (chosen on the validation split, issue 11); features for the FD from Lite0.
     assert params["embedding"]["name"] == "pixels" and params["evaluation"]["fd_embedding"] == "lite0"
+    # The simulator draws S_0..S_5; the DDPM pretrained on public data varies them from iteration 6 (lever 3).
+    assert params["pe"]["api"] == "simulator"
+    assert params["pe"]["api_schedule"] == [{"from_iteration": 6, "api": "diffusion"}]
+
+
+def test_default_schedule_after_t_is_refused_with_the_key(params):
+    with pytest.raises(ParamsError, match=r"pe\.api_schedule: from_iteration 6 is after the last iteration"):
+        validate_params(mutate(params, "pe.num_iterations", 4))
 
 
 
@@ -70,6 +78,7 @@ def test_degree_schedule_has_one_degree_per_iteration(params):
 
 def test_single_iteration_linear_schedule_uses_start(params):
     one = mutate(mutate(params, "pe.num_iterations", 1), "pe.variation_degrees", {"start": 0.6, "end": 0.2})
+    one = mutate(one, "pe.api_schedule", [])  # the default's switch at iteration 6 would be after T = 1
     assert variation_degrees(validate_params(one)) == [0.6]
 
 

@@ -202,6 +202,7 @@ def test_counts_match_the_real_api_and_loop():
 def test_a_model_free_api_makes_no_unet_steps_but_still_embeds():
     params = load_params(ROOT / "params.yaml")
     assert params["pe"]["api"] == "simulator"
+    params["pe"]["api_schedule"] = []  # the simulator alone
     plan = plan_run(params)
     assert plan["totals"]["image_steps"] == 0 and plan["totals"]["unet_batches"] == 0
     # The same embedder work as the DDPM at the same population: only the API's cost differs.
