@@ -6,11 +6,12 @@
 
 Each lever is one params file here (the protocol is in its header: a validation split held out of the private
 training set, 3 PE seeds at epsilon 1 and 10). A run's `results/comparison.csv` (rewritten by every params file)
-is copied to `<out>/<lever>-comparison.csv`, its wall time to `<out>/<lever>-wall.json`, and its per-class sample
-grid at epsilon 1, seed 0 to `<out>/<lever>-samples.png`. The table `<out>/ablation.{md,csv}` has one row per
-lever: PE accuracy mean +- std over PE seeds at each epsilon (on the validation split), FD-Lite0 of S_T (equal N,
-the last PE population, before any larger release), S_0's accuracy (the public prior at zero privacy cost) and
-the wall time.
+is copied to `<out>/<lever>-comparison.csv` and its plot against epsilon to `<out>/<lever>-comparison.png`, its
+wall time to `<out>/<lever>-wall.json`, and its per-class sample grid at epsilon 1, seed 0 to
+`<out>/<lever>-samples.png`. The table `<out>/ablation.{md,csv}` has one row per lever: PE accuracy mean +- std
+over PE seeds at epsilon 1 and 10 (on the validation split), the FD of S_T in the votes' space (equal N, the last
+PE population, before any larger release), S_0's accuracy (the public prior at zero privacy cost) and the wall
+time.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ LEVERS = {
                          "lever 1: retrieval over the public pool (k nearest pool images) in place of the simulator"),
     "simulator-then-diffusion": ("simulator-then-diffusion.yaml",
                                  "lever 3: the simulator for iterations 1-5, then DDPM SDEdit variations (pe.api_schedule)"),
+    "simulator-then-diffusion-epsilons": ("simulator-then-diffusion-epsilons.yaml",
+                                          "lever 3 at epsilon 0.25, 1, 10 and 100 (the curve: <lever>-comparison.png)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
@@ -67,6 +70,7 @@ def run_lever(name: str, out: Path) -> None:
     wall = time.perf_counter() - start
     results = Path(params["paths"]["results_dir"])
     shutil.copy(results / "comparison.csv", out / f"{name}-comparison.csv")
+    shutil.copy(results / "comparison.png", out / f"{name}-comparison.png")  # accuracy and FD against epsilon
     (out / f"{name}-wall.json").write_text(json.dumps({"wall_seconds": wall}))
     grids = sorted(results.glob(f"pe/runs/{params['run_name']}-*/seed_0/eps_1/synthetic.png"))
     if grids:

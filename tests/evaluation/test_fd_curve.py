@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from privevo.evaluation.inspect import effective_sample_size, histogram_summary
+from privevo.evaluation.inspect import effective_sample_size, histogram_summary, selection_sensitivity
 from privevo.evaluation.fd_curve import (ALL_CLASSES, fd_curve_frame, load_stats,
                                 population_distances, reference_stats, save_stats)
 
@@ -26,6 +26,30 @@ def test_histogram_summary_per_class():
     assert summary.loc[0, "top_share"] == pytest.approx(1.0)
     assert summary.loc[0, "top_candidates"].startswith("0:10.0 1:2.0")
     assert summary.loc[1, "noisy_total"] == pytest.approx(15.0)
+
+
+def test_selection_sensitivity_grows_with_the_noise_and_shrinks_with_more_draws():
+    noisy = np.random.default_rng(1).gamma(4.0, 25.0, size=200)  # about 100 votes per candidate, as at N = 200
+    tvs = [selection_sensitivity(noisy, threshold=21.0, noise_multiplier=s, num_draws=200)[0]
+           for s in (0.0, 1.41, 10.55, 37.6)]
+    assert tvs[0] == pytest.approx(0.0) and tvs == sorted(tvs) and tvs[-1] < 1
+    draw_tvs = [selection_sensitivity(noisy, threshold=21.0, noise_multiplier=1.0, num_draws=n)[1]
+                for n in (50, 200, 5000)]
+    assert draw_tvs == sorted(draw_tvs, reverse=True)
+    assert selection_sensitivity(noisy, threshold=21.0, noise_multiplier=10.55, num_draws=200) == \
+        selection_sensitivity(noisy, threshold=21.0, noise_multiplier=10.55, num_draws=200)
+
+
+def test_histogram_summary_reports_the_noise_against_the_selection_draws():
+    rng = np.random.default_rng(2)
+    noisy = rng.gamma(4.0, 25.0, size=400)
+    histogram = {"candidate_id": np.arange(400), "labels": np.repeat([0, 1], 200), "noisy_count": noisy,
+                 "thresholded_count": np.maximum(noisy - 21.0, 0), "selected_count": np.full(400, 1),
+                 "noise_multiplier": np.array(10.55), "threshold": np.array(21.0)}
+    summary = histogram_summary(histogram).set_index("class")
+    assert summary.loc[0, "mean_count_over_sigma"] == pytest.approx(noisy[:200].mean() / 10.55)
+    # At about 100 votes per candidate, sigma 10.55 moves P_t far less than 200 draws from it do.
+    assert (summary["noise_tv"] < summary["draw_tv"]).all()
 
 
 def test_reference_stats_round_trip_and_self_distance(tmp_path):

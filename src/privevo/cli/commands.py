@@ -661,6 +661,8 @@ def cmd_inspect(args) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
               f"threshold H={float(histogram['threshold']):.2f} (noisy counts only)")
+        print("noise_tv: how far another draw of noise of this sigma moves the selection P_t (total variation); "
+              "draw_tv: how far the selection's own draws from P_t move it")
         print(histogram_summary(histogram, top=args.top).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.plot:
         save_sorted_counts_per_class(args.plot, histogram, title=f"{folder.name}: sorted noisy counts per class "

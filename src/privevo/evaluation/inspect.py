@@ -18,17 +18,44 @@ def effective_sample_size(probabilities: np.ndarray) -> float:
     return float(1.0 / np.square(p).sum())
 
 
+def _selection_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
+    kept = np.maximum(counts - threshold, 0.0)
+    total = kept.sum()
+    return kept / total if total > 0 else np.full(len(kept), 1.0 / len(kept))
+
+
+def selection_sensitivity(noisy: np.ndarray, *, threshold: float, noise_multiplier: float, num_draws: int,
+                          repeats: int = 50, seed: int = 0) -> tuple[float, float]:
+    """How much the DP noise moves PE's selection, next to how much the selection's own draws do.
+
+    ``noise_tv``: the mean total-variation distance between P_t from the released counts and P_t from the same
+    counts with one more N(0, noise_multiplier^2) draw each. The released counts stand in for the clean ones,
+    which are never written, so this estimates how far noise of the histogram's size moves P_t.
+    ``draw_tv``: the mean TV distance between P_t and the empirical distribution of ``num_draws`` draws from it
+    (PE's sampling selection). Monte Carlo over ``repeats`` with a fixed seed: a diagnostic of released,
+    public counts, not DP noise.
+    """
+    rng = np.random.default_rng(seed)
+    p = _selection_probabilities(noisy, threshold)
+    noise_tv = np.mean([0.5 * np.abs(_selection_probabilities(noisy + rng.normal(0.0, noise_multiplier, noisy.shape),
+                                                               threshold) - p).sum() for _ in range(repeats)])
+    draw_tv = np.mean([0.5 * np.abs(rng.multinomial(num_draws, p) / num_draws - p).sum() for _ in range(repeats)])
+    return float(noise_tv), float(draw_tv)
+
+
 def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.DataFrame:
     """Per class: candidates, noisy total, share zeroed by the threshold, ESS, top share and top candidates.
 
-    Uses only the noisy (released) counts.
+    With the histogram's noise multiplier and threshold recorded, also the mean count over sigma and
+    ``selection_sensitivity``'s noise_tv and draw_tv. Uses only the noisy (released) counts.
     """
+    sensitivity = "noise_multiplier" in histogram and "threshold" in histogram
     rows = []
     for c in np.unique(histogram["labels"]):
         mask = histogram["labels"] == c
         ids, noisy, kept = histogram["candidate_id"][mask], histogram["noisy_count"][mask], histogram["thresholded_count"][mask]
         order = np.argsort(-noisy, kind="stable")[:top]
-        rows.append({
+        row = {
             "class": int(c),
             "candidates": int(mask.sum()),
             "noisy_total": float(noisy.sum()),
@@ -36,7 +63,14 @@ def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.D
             "effective_sample_size": effective_sample_size(kept),
             "top_share": float(kept.max() / kept.sum()) if kept.sum() > 0 else 0.0,
             "top_candidates": " ".join(f"{int(i)}:{noisy[j]:.1f}" for i, j in zip(ids[order], order)),
-        })
+        }
+        if sensitivity:
+            sigma = float(histogram["noise_multiplier"])
+            draws = int(histogram["selected_count"][mask].sum()) if "selected_count" in histogram else int(mask.sum())
+            row["mean_count_over_sigma"] = float(noisy.mean() / sigma) if sigma > 0 else float("inf")
+            row["noise_tv"], row["draw_tv"] = selection_sensitivity(
+                noisy, threshold=float(histogram["threshold"]), noise_multiplier=sigma, num_draws=max(draws, 1))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
