@@ -662,7 +662,7 @@ def cmd_inspect(args) -> int:
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
               f"threshold H={float(histogram['threshold']):.2f} (noisy counts only)")
         print("noise_tv: how far another draw of noise of this sigma moves the selection P_t (total variation); "
-              "draw_tv: how far the selection's own draws from P_t move it")
+              "draw_tv: how far the selection's own draws from P_t move it (pe.selection: sample)")
         print(histogram_summary(histogram, top=args.top).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     if args.plot:
         save_sorted_counts_per_class(args.plot, histogram, title=f"{folder.name}: sorted noisy counts per class "

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from privevo.pe.histogram import threshold_counts
+
 
 def effective_sample_size(probabilities: np.ndarray) -> float:
     """1 / sum(p^2): how many candidates the selection distribution effectively draws from."""
@@ -19,7 +21,8 @@ def effective_sample_size(probabilities: np.ndarray) -> float:
 
 
 def _selection_probabilities(counts: np.ndarray, threshold: float) -> np.ndarray:
-    kept = np.maximum(counts - threshold, 0.0)
+    # Uniform where a re-noised histogram is all zero: PE would stop there, but a diagnostic should not.
+    kept = threshold_counts(counts, threshold)
     total = kept.sum()
     return kept / total if total > 0 else np.full(len(kept), 1.0 / len(kept))
 
@@ -32,8 +35,8 @@ def selection_sensitivity(noisy: np.ndarray, *, threshold: float, noise_multipli
     counts with one more N(0, noise_multiplier^2) draw each. The released counts stand in for the clean ones,
     which are never written, so this estimates how far noise of the histogram's size moves P_t.
     ``draw_tv``: the mean TV distance between P_t and the empirical distribution of ``num_draws`` draws from it
-    (PE's sampling selection). Monte Carlo over ``repeats`` with a fixed seed: a diagnostic of released,
-    public counts, not DP noise.
+    (PE's ``pe.selection: sample``; rank and proportional selection draw nothing, so it does not apply to them).
+    Monte Carlo over ``repeats`` with a fixed seed: a diagnostic of released, public counts, not DP noise.
     """
     rng = np.random.default_rng(seed)
     p = _selection_probabilities(noisy, threshold)
