@@ -56,6 +56,8 @@ LEVERS = {
                                  "lever 3: the simulator for iterations 1-5, then DDPM SDEdit variations (pe.api_schedule)"),
     "simulator-then-diffusion-epsilons": ("simulator-then-diffusion-epsilons.yaml",
                                           "lever 3 at epsilon 0.25, 1, 10 and 100 (the curve: <lever>-comparison.png)"),
+    "simulator-then-diffusion-proportional": ("simulator-then-diffusion-proportional.yaml",
+                                              "lever 3 + proportional selection (floor(N P_t) copies, no draws)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
