@@ -58,6 +58,9 @@ LEVERS = {
                                           "lever 3 at epsilon 0.25, 1, 10 and 100 (the curve: <lever>-comparison.png)"),
     "simulator-then-diffusion-proportional": ("simulator-then-diffusion-proportional.yaml",
                                               "lever 3 + proportional selection (floor(N P_t) copies, no draws)"),
+    "simulator-pop1000-then-diffusion": ("simulator-pop1000-then-diffusion.yaml",
+                                         "lever 3 with 1,000 simulator candidates per class for S_0..S_5, then 200 "
+                                         "for diffusion (pe.api_schedule sizes)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"

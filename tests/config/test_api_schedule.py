@@ -10,7 +10,8 @@ import yaml
 from privevo.cli import commands as cli
 from privevo.cli import main
 from privevo.config.layout import Layout
-from privevo.config.params import api_of_iteration, load_params, scheduled_apis
+from privevo.config.params import (api_of_iteration, estimate_peak_memory, load_params, population_sizes,
+                                   scheduled_apis)
 from privevo.config.plan import plan_run
 from privevo.core.errors import ParamsError
 from privevo.io.artifacts import load_npz
@@ -42,6 +43,41 @@ def test_a_bad_schedule_is_one_line_naming_the_key(schedule, message):
     with pytest.raises(ParamsError, match=message) as error:
         load_params(SMOKE, [f"pe.api_schedule={schedule}"])
     assert "\n" not in str(error.value)
+
+
+def test_a_schedule_entry_sets_the_population_from_its_iteration_on():
+    params = load_params(SMOKE, ["pe.api=simulator", "pe.num_iterations=4", "pe.variation_degrees=[0.8, 0.7, 0.6, 0.4]",
+                                 "pe.num_samples_per_class=40",
+                                 "pe.api_schedule=[{from_iteration: 2, api: simulator, num_samples_per_class: 20}, "
+                                 "{from_iteration: 3, api: diffusion}]"])
+    assert population_sizes(params) == [40, 40, 20, 20, 20]  # an entry without a size keeps the one in force
+    assert population_sizes(load_params(SMOKE, ["pe.api=simulator", SWITCH])) == [8, 8, 8]
+    assert estimate_peak_memory(params)["population"] == 400  # sized for the largest population
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["pe.release_size=4", "pe.api_schedule=[{from_iteration: 2, api: diffusion, num_samples_per_class: 6}]"],
+     r"pe.release_size: 4 per class is below pe.num_samples_per_class \(with pe.api_schedule\) \(6\)"),
+    (["pe.num_nearest_neighbours=5", "pe.api_schedule=[{from_iteration: 1, api: diffusion, num_samples_per_class: 4}]"],
+     r"pe.num_nearest_neighbours: .* only pe.num_samples_per_class \(with pe.api_schedule\) = 4"),
+    (["pe.api_schedule=[{from_iteration: 2, api: diffusion, num_samples_per_class: 0}]"],
+     r"pe.api_schedule.0.num_samples_per_class"),
+])
+def test_a_scheduled_population_too_small_for_the_settings_is_one_line(overrides, message):
+    with pytest.raises(ParamsError, match=message) as error:
+        load_params(SMOKE, overrides)
+    assert "\n" not in str(error.value)
+
+
+def test_the_plan_sizes_each_step_by_its_population():
+    params = load_params(SMOKE, ["pe.api=simulator", "pe.num_samples_per_class=30", "pe.lookahead_degree=2",
+                                 "pe.api_schedule=[{from_iteration: 2, api: diffusion, num_samples_per_class: 10}]"])
+    plan = plan_run(params)
+    rows = {(row["step"], row["iteration"]): row for row in plan["steps"]}
+    assert rows[("pe-init", 0)]["images"] == 300 and rows[("pe-variation", 1)]["images"] == 300
+    assert rows[("pe-lookahead", 1)]["images"] == 600  # S_1 (30 per class) feeds iteration 2's votes
+    assert rows[("pe-variation", 2)]["images"] == 100 and rows[("pe-lookahead", 1)]["embedder_images"] == 600
+    assert plan["settings"]["population_sizes"] == [30, 30, 10]
 
 
 def test_the_dag_reads_every_scheduled_apis_inputs_and_keys_follow_the_schedule():
@@ -79,9 +115,10 @@ def test_cli_switches_from_the_simulator_to_diffusion_and_drops_the_garment_stat
         .save_pretrained(model / "unet")
     DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").save_pretrained(model / "scheduler")
     params = yaml.safe_load(SMOKE.read_text())
-    params["pe"].update(api="simulator", num_samples_per_class=2, num_iterations=2, lookahead_degree=1,
+    # The simulator searches 4 candidates per class; iteration 2's votes pick 2 parents each for diffusion.
+    params["pe"].update(api="simulator", num_samples_per_class=4, num_iterations=2, lookahead_degree=1,
                         num_inference_steps=4, variation_degrees=[0.5, 0.5],
-                        api_schedule=[{"from_iteration": 2, "api": "diffusion"}])
+                        api_schedule=[{"from_iteration": 2, "api": "diffusion", "num_samples_per_class": 2}])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
     monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
@@ -105,10 +142,11 @@ def test_cli_switches_from_the_simulator_to_diffusion_and_drops_the_garment_stat
     assert main(["pe-variation", *common, "--selected", str(histogram(1, tmp_path / "s0.npz", tmp_path / "la0.npy")),
                  "--iteration", "1", "--out", str(tmp_path / "s1.npz")]) == 0
     s1 = load_npz(tmp_path / "s1.npz")
-    assert "api_state" in s1  # iteration 1 is still the simulator's
+    assert "api_state" in s1 and len(s1["images"]) == 40  # iteration 1 is still the simulator's, N_1 = 4
     assert main(["pe-lookahead", *common, "--candidates", str(tmp_path / "s1.npz"), "--iteration", "1",
                  "--out", str(tmp_path / "la1.npy")]) == 0
     selected = histogram(2, tmp_path / "s1.npz", tmp_path / "la1.npy")
+    assert np.bincount(load_npz(selected)["labels"]).tolist() == [2] * 10  # 2 parents of 4 candidates per class
     assert main(["pe-variation", *common, "--selected", str(selected), "--iteration", "2",
                  "--out", str(tmp_path / "s2.npz")]) == 0
     s2 = load_npz(tmp_path / "s2.npz")

@@ -89,7 +89,8 @@ def _save_population(path: str, images, labels, **extra) -> None:
 
 
 def cmd_validate_params(args) -> int:
-    from privevo.config.params import load_params, privacy_tag, settings_at_epsilon, variation_degrees
+    from privevo.config.params import (load_params, population_sizes, privacy_tag, settings_at_epsilon,
+                                       variation_degrees)
     from privevo.config.runs import Sweep
 
     params = load_params(args.params, getattr(args, "overrides", None))
@@ -98,7 +99,8 @@ def cmd_validate_params(args) -> int:
     print(json.dumps({"valid": True, "privacy_tag": privacy_tag(resolved),
                       "variation_degrees": variation_degrees(resolved),
                       "runs": [{"seed": run.seed, "epsilon": run.epsilon, "folder": run.layout.run_dir,
-                                **{key: run.params["pe"][key] for key in ("num_samples_per_class", "num_iterations")}}
+                                **{key: run.params["pe"][key] for key in ("num_samples_per_class", "num_iterations")},
+                                "population_sizes": population_sizes(run.params)}
                                for run in sweep.runs],
                       "shared": {family: sweep.keys(family) for family in ("data", "model", "embedding", "base")}},
                      indent=2))
@@ -364,7 +366,7 @@ def cmd_pe_histogram(args) -> int:
     """The only PE step that reads private data (through its embeddings)."""
     from privevo.io.artifacts import load_images, load_json, load_npy
     from privevo.pe.iteration_files import save_iteration
-    from privevo.config.params import histogram_threshold
+    from privevo.config.params import histogram_threshold, population_of_iteration
     from privevo.pe.noise import noise_record, noise_source
     from privevo.pe.draws import histogram_draw_fingerprint, load_or_draw
     from privevo.pe.loop import noisy_histograms, select_parents
@@ -385,7 +387,8 @@ def cmd_pe_histogram(args) -> int:
     threshold = histogram_threshold(params, sigma)
     frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
                                      selection=pe["selection"], rank_top=pe["rank_top"],
-                                     num_samples_per_class=pe["num_samples_per_class"], iteration=args.iteration,
+                                     num_samples_per_class=population_of_iteration(params, args.iteration),
+                                     iteration=args.iteration,
                                      seed=params["seed"])
     save_iteration(args.out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
                    noise_source=noise, voted_candidates=args.candidates, api_state=_api_state(args.candidates))
@@ -437,6 +440,7 @@ def cmd_pe_merge_shards(args) -> int:
 
 
 def cmd_pe_release(args) -> int:
+    from privevo.config.params import population_of_iteration
     from privevo.io.artifacts import load_json, load_npz, save_json
     from privevo.reports.privacy import privacy_report
 
@@ -445,7 +449,8 @@ def cmd_pe_release(args) -> int:
     images, labels = final["images"], final["labels"]
     group_ids = final.get("parent_ids")
     release = None
-    if params["pe"]["release_size"] is not None and params["pe"]["release_size"] > params["pe"]["num_samples_per_class"]:
+    final_size = population_of_iteration(params, params["pe"]["num_iterations"])
+    if params["pe"]["release_size"] is not None and params["pe"]["release_size"] > final_size:
         from privevo.config.params import release_degree
         from privevo.pe.loop import STATE_KEY, expand_release
 
@@ -458,7 +463,7 @@ def cmd_pe_release(args) -> int:
             seed=params["seed"], state=final.get(STATE_KEY))
         group_ids = None if group_ids is None else group_ids[parents]  # siblings keep their S_(T-1) parent's group
         release = {"size_per_class": params["pe"]["release_size"], "degree": degree,
-                   "final_candidates_per_class": params["pe"]["num_samples_per_class"],
+                   "final_candidates_per_class": final_size,
                    "note": "the final candidates plus variations of them (VARIATION_API): post-processing of S_T, "
                            "no privacy cost"}
     groups = {"group_ids": group_ids} if group_ids is not None else {}

@@ -372,7 +372,7 @@ def _rule_settings(params: dict, rule_name: str):
                                                           "histogram_threshold_unit", "nn_backend")},
         "histogram": {"seed": params["seed"], **_pick(pe, "histogram_threshold", "histogram_threshold_unit",
                                                        "num_nearest_neighbours", "vote_metric", "selection", "rank_top",
-                                                       "num_samples_per_class")},
+                                                       "num_samples_per_class", "api_schedule")},
         "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
                        **_pick(pe, "release_size", "release_degree"),
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},

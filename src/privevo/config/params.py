@@ -192,22 +192,25 @@ def _check_semantics(params: dict) -> None:
     _check_registered_names(params)
     _check_api_schedule(params)
     pe = params["pe"]
-    if pe["num_nearest_neighbours"] > pe["num_samples_per_class"]:
+    sizes = population_sizes(params)
+    voted = min(sizes[:-1])  # the candidates of iterations 1..T: S_0..S_(T-1)
+    size_key = "pe.num_samples_per_class" + (" (with pe.api_schedule)" if len(set(sizes)) > 1 else "")
+    if pe["num_nearest_neighbours"] > voted:
         raise ParamsError(
             f"params key pe.num_nearest_neighbours: each private sample votes for its {pe['num_nearest_neighbours']} "
-            f"nearest candidates, but a class has only pe.num_samples_per_class = {pe['num_samples_per_class']}"
+            f"nearest candidates, but a class has only {size_key} = {voted}"
         )
     if pe["selection"] == "rank":
         top = pe["rank_top"]
-        if top is None or top >= pe["num_samples_per_class"]:
+        if top is None or top >= voted:
             raise ParamsError(
                 f"params key pe.rank_top: selection rank keeps the top-voted candidates of each class, so rank_top "
-                f"must be set below pe.num_samples_per_class = {pe['num_samples_per_class']} (got {top})"
+                f"must be set below {size_key} = {voted} (got {top})"
             )
     variation_degrees(params)  # validates length and rounding against the DDIM steps
-    if pe["release_size"] is not None and pe["release_size"] < pe["num_samples_per_class"]:
+    if pe["release_size"] is not None and pe["release_size"] < sizes[-1]:
         raise ParamsError(f"params key pe.release_size: {pe['release_size']} per class is below "
-                          f"pe.num_samples_per_class ({pe['num_samples_per_class']}), the final candidates it extends")
+                          f"{size_key} ({sizes[-1]}), the final candidates it extends")
     if pe["release_degree"] is not None:
         check_degree(pe["release_degree"], pe["num_inference_steps"], where="pe.release_degree")
     check_memory(params)
@@ -286,6 +289,22 @@ def api_of_iteration(params: dict, iteration: int) -> str:
     return name
 
 
+def population_of_iteration(params: dict, iteration: int) -> int:
+    """N_t, the candidates per class of population S_t (t = 0..T): pe.num_samples_per_class, changed from
+    iteration from_iteration on by a pe.api_schedule entry that sets its own num_samples_per_class (the histogram of
+    that iteration selects N_t parents among the N_(t-1) candidates voted on)."""
+    size = params["pe"]["num_samples_per_class"]
+    for entry in params["pe"]["api_schedule"]:
+        if iteration >= 1 and entry["from_iteration"] <= iteration and entry.get("num_samples_per_class"):
+            size = entry["num_samples_per_class"]
+    return int(size)
+
+
+def population_sizes(params: dict) -> list[int]:
+    """[N_0, ..., N_T]."""
+    return [population_of_iteration(params, t) for t in range(params["pe"]["num_iterations"] + 1)]
+
+
 def scheduled_apis(params: dict) -> list[str]:
     """Every API a run calls, pe.api first."""
     return list(dict.fromkeys([params["pe"]["api"], *(entry["api"] for entry in params["pe"]["api_schedule"])]))
@@ -345,7 +364,7 @@ def estimate_peak_memory(params: dict) -> dict:
     """Bytes the largest PE step holds at once: the lookahead step keeps all k variations of the population
     as uint8 images and their float32 embeddings, plus the population itself."""
     pe = params["pe"]
-    population = pe["num_samples_per_class"] * NUM_CLASSES
+    population = max(population_sizes(params)) * NUM_CLASSES
     k = max(pe["lookahead_degree"], 1)
     image_bytes = _MAX_IMAGE_BYTES
     embedding_bytes = 4 * _EMBEDDING_DIMS[params["embedding"]["name"]]

@@ -25,7 +25,7 @@ import math
 
 from privevo.apis import uses_foundation_model
 from privevo.apis.base import check_degree
-from privevo.config.params import api_of_iteration, scheduled_apis, variation_degrees
+from privevo.config.params import api_of_iteration, population_sizes, scheduled_apis, variation_degrees
 from privevo.core.classes import NUM_CLASSES
 from privevo.pe.shards import shard_classes
 
@@ -65,30 +65,31 @@ def _unet_batches(images_per_call: int, steps: int, batch_size: int, calls: int)
     return calls * math.ceil(images_per_call / batch_size) * steps if steps else 0
 
 
-def _embed_batches(params: dict, images_per_candidate: int) -> int:
+def _embed_batches(params: dict, candidates_per_class: int, images_per_candidate: int) -> int:
     """Embedder batches of one lookahead job set: one ``embed`` call per class shard."""
     pe, batch_size = params["pe"], params["embedding"]["batch_size"]
     shards = pe["shards"]
-    per_shard = [len(shard_classes(s, shards, NUM_CLASSES)) * pe["num_samples_per_class"] * images_per_candidate
+    per_shard = [len(shard_classes(s, shards, NUM_CLASSES)) * candidates_per_class * images_per_candidate
                  for s in range(shards)]
     return sum(math.ceil(n / batch_size) for n in per_shard)
 
 
 def _row(params: dict, *, step: str, iteration: int, kind: str, degree: float, images_per_class: int,
-         embedded_per_candidate: int = 0, api_iteration: int | None = None) -> dict:
+         candidates_per_class: int, embedded_per_candidate: int = 0, api_iteration: int | None = None) -> dict:
     """``api_iteration``: the population whose API the step calls (pe.api_schedule), by default ``iteration``."""
     pe = params["pe"]
     steps = check_degree(degree, pe["num_inference_steps"], where=f"{step} degree")
     if not uses_foundation_model(api_of_iteration(params, iteration if api_iteration is None else api_iteration)):
         steps = 0  # a model-free API (the simulator) draws without any UNet step
     images = images_per_class * NUM_CLASSES
-    embedded = pe["num_samples_per_class"] * NUM_CLASSES * embedded_per_candidate
+    embedded = candidates_per_class * NUM_CLASSES * embedded_per_candidate
     return {
         "step": step, "iteration": iteration, "kind": kind, "degree": degree, "steps_per_image": steps,
         "calls": NUM_CLASSES if steps and images_per_class else 0, "images": images, "image_steps": images * steps,
         "unet_batches": _unet_batches(images_per_class, steps, pe["batch_size"], NUM_CLASSES),
         "embedder_images": embedded,
-        "embedder_batches": _embed_batches(params, embedded_per_candidate) if embedded_per_candidate else 0,
+        "embedder_batches": (_embed_batches(params, candidates_per_class, embedded_per_candidate)
+                             if embedded_per_candidate else 0),
     }
 
 
@@ -100,20 +101,24 @@ def plan_run(params: dict) -> dict:
     batches and embedder images/batches; ``by_kind`` sums them per call kind (random, variation, lookahead).
     """
     pe = params["pe"]
-    n, k, num_iterations = pe["num_samples_per_class"], pe["lookahead_degree"], pe["num_iterations"]
+    k, num_iterations = pe["lookahead_degree"], pe["num_iterations"]
+    sizes = population_sizes(params)
+    n = sizes[0]
     degrees = variation_degrees(params)
     embedded = max(k, 1)  # k = 0 embeds each candidate itself
-    lookahead_images = n * k  # per class; k = 0: no lookahead variations
 
     def lookahead(t: int) -> dict:
-        # The lookahead of S_t feeds iteration t + 1's histogram, at degree_(t+1) (cli cmd_pe_lookahead).
+        # The lookahead of S_t feeds iteration t + 1's histogram, at degree_(t+1) (cli cmd_pe_lookahead);
+        # k = 0: no lookahead variations.
         return _row(params, step="pe-lookahead", iteration=t, kind="lookahead", degree=degrees[t],
-                    images_per_class=lookahead_images, embedded_per_candidate=embedded, api_iteration=t + 1)
+                    images_per_class=sizes[t] * k, candidates_per_class=sizes[t], embedded_per_candidate=embedded,
+                    api_iteration=t + 1)
 
-    steps = [_row(params, step="pe-init", iteration=0, kind="random", degree=1.0, images_per_class=n), lookahead(0)]
+    steps = [_row(params, step="pe-init", iteration=0, kind="random", degree=1.0, images_per_class=n,
+                  candidates_per_class=n), lookahead(0)]
     for t in range(1, num_iterations + 1):
         steps.append(_row(params, step="pe-variation", iteration=t, kind="variation", degree=degrees[t - 1],
-                          images_per_class=n))
+                          images_per_class=sizes[t], candidates_per_class=sizes[t]))
         if t < num_iterations:
             steps.append(lookahead(t))
     counted = ("calls", "images", "image_steps", "unet_batches", "embedder_images", "embedder_batches")
@@ -121,16 +126,23 @@ def plan_run(params: dict) -> dict:
                for kind in ("random", "variation", "lookahead")}
     totals = {key: sum(row[key] for row in steps) for key in counted}
     settings = {
-        "classes": NUM_CLASSES, "num_samples_per_class": n, "num_iterations": num_iterations,
+        "classes": NUM_CLASSES, "num_samples_per_class": n, "population_sizes": sizes, "num_iterations": num_iterations,
         "lookahead_degree": k, "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
         "variation_degrees": degrees,
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],
         "embedder_batch_size": params["embedding"]["batch_size"], "shards": pe["shards"], "api": pe["api"],
         "apis": scheduled_apis(params),
         "schedule": [f"{pe['api']} from S_0"] + [f"{entry['api']} from t = {entry['from_iteration']}"
+                                                 + (f" (N = {entry['num_samples_per_class']})"
+                                                    if entry.get("num_samples_per_class") else "")
                                                  for entry in pe["api_schedule"]],
     }
     return {"settings": settings, "steps": steps, "by_kind": by_kind, "totals": totals}
+
+
+def _sizes_text(sizes: list[int]) -> str:
+    """N, or N_0..N_T where pe.api_schedule changes it."""
+    return str(sizes[0]) if len(set(sizes)) == 1 else "N_t " + "/".join(str(n) for n in sizes)
 
 
 def default_unet(params: dict) -> bool:
@@ -213,7 +225,7 @@ def format_plan(plan: dict, projection: dict | None, notes: list[str] = ()) -> s
     """The plan and its projection (None: counts only) as a human-readable table."""
     s = plan["settings"]
     lines = [
-        f"PE run: {s['classes']} classes x N = {s['num_samples_per_class']}, T = {s['num_iterations']}, "
+        f"PE run: {s['classes']} classes x N = {_sizes_text(s['population_sizes'])}, T = {s['num_iterations']}, "
         f"lookahead k = {s['lookahead_degree']}, S = {s['num_inference_steps']} {SAMPLER_NAMES[s['sampler']]} steps, "
         f"UNet batch {s['unet_batch_size']}, embedder {s['embedder']} (batch {s['embedder_batch_size']}), "
         f"shards {s['shards']}",

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from privevo.data.private import private_class_names
-from privevo.config.params import histogram_threshold, run_uses_foundation_model, variation_degrees
+from privevo.config.params import (histogram_threshold, population_sizes, run_uses_foundation_model,
+                                   variation_degrees)
 from privevo.pe.noise import noise_record
 
 DP_RELEASE_NOTE = (
@@ -11,6 +12,15 @@ DP_RELEASE_NOTE = (
     "private data (FD/FID against private images, accuracy on the private test split, per-iteration FD "
     "curves) are NOT part of the DP release and carry no DP guarantee."
 )
+
+
+def _per_class_budget(params: dict) -> str:
+    """The candidates per class, fixed by the settings alone (never by private data)."""
+    sizes = population_sizes(params)
+    if len(set(sizes)) == 1:
+        return f"equal: {sizes[0]} synthetic samples per class, independent of private data"
+    return (f"equal: N_t = {sizes} synthetic samples per class for t = 0..{len(sizes) - 1} (pe.api_schedule), "
+            "independent of private data")
 
 
 def private_subset_record(max_private_samples: int | None) -> dict:
@@ -61,7 +71,7 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "public": {
             "private_set": params["data"]["private_set"],
             "class_set": private_class_names(params["data"]["private_set"], private_dir=params["data"]["private_dir"]),
-            "per_class_budget": f"equal: {pe['num_samples_per_class']} synthetic samples per class, independent of private data",
+            "per_class_budget": _per_class_budget(params),
             "foundation_model": (f"none: pe.api {pe['api']} draws without one"
                                  if not run_uses_foundation_model(params)
                                  else "pretrained on public data only" if params["model"]["source"] == "pretrain"
