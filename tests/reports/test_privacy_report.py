@@ -52,6 +52,16 @@ def test_max_private_samples_is_recorded_with_its_meaning():
     assert record["max_private_samples"] == 2000 and "subset" in record["meaning"]
 
 
+def test_a_scheduled_population_size_is_stated_per_iteration():
+    params = load_params(ROOT / "params.yaml", ["pe.num_samples_per_class=1000",
+                                                "pe.api_schedule=[{from_iteration: 6, api: diffusion, "
+                                                "num_samples_per_class: 200}]"])
+    calibration = calibrate(epsilon=1.0, delta=1e-5, num_iterations=8, cross_check=False)
+    budget = privacy_report(params, calibration, num_synthetic=10)["public"]["per_class_budget"]
+    assert "[1000, 1000, 1000, 1000, 1000, 1000, 200, 200, 200]" in budget and "independent of private data" in budget
+    assert report_for()["public"]["per_class_budget"].startswith("equal: 200 synthetic samples per class")
+
+
 @pytest.mark.parametrize("caption", ["privacy", "synthetic", "histogram_table"])
 @pytest.mark.parametrize("reproducible", [False, True])
 def test_html_report_captions_warn_when_not_dp(caption, reproducible):
