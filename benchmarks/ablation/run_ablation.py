@@ -59,8 +59,8 @@ LEVERS = {
     "simulator-then-diffusion-proportional": ("simulator-then-diffusion-proportional.yaml",
                                               "lever 3 + proportional selection (floor(N P_t) copies, no draws)"),
     "simulator-pop1000-then-diffusion": ("simulator-pop1000-then-diffusion.yaml",
-                                         "lever 3 with 1,000 simulator candidates per class for S_0..S_5, then 200 "
-                                         "for diffusion (pe.api_schedule sizes)"),
+                                         "lever 3 with 1,000 simulator candidates per class in S_0..S_4, 200 from "
+                                         "iteration 5 (pe.api_schedule sizes; the same DDPM calls)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
