@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from privevo.evaluation.inspect import effective_sample_size, histogram_summary, selection_sensitivity
-from privevo.evaluation.fd_curve import (ALL_CLASSES, fd_curve_frame, load_stats,
-                                population_distances, reference_stats, save_stats)
+from privevo.evaluation.fd_curve import (ALL_CLASSES, equal_size_rows, fd_curve_frame, load_stats,
+                                         population_distances, reference_stats, save_stats)
 
 
 def test_effective_sample_size_extremes():
@@ -70,3 +70,12 @@ def test_fd_curve_frame_is_long_format():
     frame = fd_curve_frame({0: {"all": 3.0, "0": 4.0}, 1: {"all": 2.0, "0": 1.0}}, "FD-Lite0")
     assert list(frame.columns) == ["iteration", "class", "metric", "value"]
     assert frame.query("iteration == 1 and `class` == 'all'")["value"].item() == 2.0
+
+
+def test_populations_of_different_sizes_are_compared_at_the_smallest():
+    labels = np.repeat(np.arange(3), [10, 4, 7])
+    rows = equal_size_rows(labels, 4, seed=0, iteration=2)
+    assert np.bincount(labels[rows]).tolist() == [4, 4, 4] and len(set(rows)) == 12
+    assert rows.tolist() == equal_size_rows(labels, 4, seed=0, iteration=2).tolist()  # seeded: reruns agree
+    assert rows.tolist() != equal_size_rows(labels, 4, seed=0, iteration=3).tolist()
+    assert equal_size_rows(labels, 10, seed=0, iteration=0).tolist() == list(range(21))  # no class above: all rows

@@ -560,27 +560,34 @@ def cmd_eval_reference_stats(args) -> int:
 def cmd_eval_fd_curve(args) -> int:
     from privevo.config.params import fd_embedding_name
     from privevo.io.artifacts import load_images, save_csv
-    from privevo.evaluation.fd_curve import ALL_CLASSES, fd_curve_frame, load_stats, population_distances
+    import numpy as np
+
+    from privevo.evaluation.fd_curve import (ALL_CLASSES, equal_size_rows, fd_curve_frame, load_stats,
+                                             population_distances)
     from privevo.reports.plots import save_curve
 
     params = _params(args)
     reference = load_stats(args.reference)
     embedder = _embedder(params, fd_embedding_name(params))
     metric = _fd_metric_name(fd_embedding_name(params))
+    populations = [load_images(path) for path in args.populations]
+    # FD falls with N, so populations of different sizes (pe.api_schedule) are compared at the smallest one.
+    per_class = min(int(np.bincount(labels).max()) for _, labels in populations)
     distances = {}
-    for iteration, path in enumerate(args.populations):
-        images, labels = load_images(path)
-        features = embedder.embed(images, batch_size=params["embedding"]["batch_size"], progress=False)
-        distances[iteration] = population_distances(features, labels, reference,
+    for iteration, (images, labels) in enumerate(populations):
+        rows = equal_size_rows(labels, per_class, seed=params["seed"], iteration=iteration)
+        features = embedder.embed(images[rows], batch_size=params["embedding"]["batch_size"], progress=False)
+        distances[iteration] = population_distances(features, labels[rows], reference,
                                                     per_class=params["evaluation"]["fd_per_class"])
-        logger.info("S_%d: %s = %.1f", iteration, metric, distances[iteration][ALL_CLASSES])
+        logger.info("S_%d: %s = %.1f (%d of %d images)", iteration, metric, distances[iteration][ALL_CLASSES],
+                    len(rows), len(labels))
     frame = fd_curve_frame(distances, metric)
     save_csv(args.out_csv, frame)
     overall = frame[frame["class"] == ALL_CLASSES]
     curves = {"all classes": overall["value"].to_numpy()}
     save_curve(args.out_png, overall["iteration"].to_numpy(), curves, xlabel="PE iteration t (population S_t)",
                ylabel=metric,
-               title=f"{metric} of S_t to the private training set (evaluation, not DP)")
+               title=f"{metric} of S_t to the private training set, {per_class} per class (evaluation, not DP)")
     return 0
 
 

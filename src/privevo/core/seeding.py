@@ -7,7 +7,7 @@ import zlib
 import numpy as np
 
 ROLES = ("random", "lookahead", "variation", "selection", "noise", "pretrain", "classifier", "split", "robustness",
-         "release")
+         "release", "evaluation")
 
 
 def role_key(role: str) -> int:

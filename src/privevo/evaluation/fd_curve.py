@@ -52,6 +52,21 @@ def population_distances(features: np.ndarray, labels: np.ndarray, reference: di
     return out
 
 
+def equal_size_rows(labels: np.ndarray, per_class: int, *, seed: int, iteration: int) -> np.ndarray:
+    """Rows of a population with at most ``per_class`` of each class: a seeded draw without replacement where a
+    class has more, so that FDs of populations of different sizes (pe.api_schedule) compare at equal N."""
+    from privevo.core import seeding
+
+    rows = []
+    for c in np.unique(labels):
+        index = np.flatnonzero(labels == c)
+        if len(index) > per_class:
+            draw = seeding.rng(seed, role="evaluation", class_index=int(c), iteration=iteration)
+            index = np.sort(draw.choice(index, size=per_class, replace=False))
+        rows.append(index)
+    return np.concatenate(rows) if rows else np.arange(0)
+
+
 def fd_curve_frame(distances_by_iteration: dict[int, dict[str, float]], metric: str) -> pd.DataFrame:
     """Long format for `dvc plots`: iteration, class, metric, value."""
     rows = [{"iteration": t, "class": c, "metric": metric, "value": v}
