@@ -4,8 +4,8 @@ import sys
 import pytest
 import yaml
 
-from privevo.config.params import (ParamsError, degree_of_iteration, load_params, privacy_tag, validate_params,
-                            variation_degrees)
+from privevo.config.params import (ParamsError, degree_of_iteration, load_params, population_sizes, privacy_tag,
+                                   validate_params, variation_degrees)
 
 from conftest import ROOT, mutate
 
@@ -25,9 +25,12 @@ def test_default_run_is_offline_fmnist_at_epsilon_1(params):
     assert params["model"]["source"] == "pretrain"
     # Votes on the raw pixels (chosen on the validation split, issue 11); features for the FD from Lite0.
     assert params["embedding"]["name"] == "pixels" and params["evaluation"]["fd_embedding"] == "lite0"
-    # The simulator draws S_0..S_5; the DDPM pretrained on public data varies them from iteration 6 (lever 3).
+    # The simulator draws S_0..S_5, 1,000 per class until iteration 5's votes keep 200; the DDPM pretrained on
+    # public data varies them from iteration 6 (lever 3 with the pop1000 lever's sizes).
     assert params["pe"]["api"] == "simulator"
-    assert params["pe"]["api_schedule"] == [{"from_iteration": 6, "api": "diffusion"}]
+    assert params["pe"]["api_schedule"] == [{"from_iteration": 5, "api": "simulator", "num_samples_per_class": 200},
+                                            {"from_iteration": 6, "api": "diffusion"}]
+    assert population_sizes(params) == [1000] * 5 + [200] * 4
 
 
 def test_default_schedule_after_t_is_refused_with_the_key(params):
@@ -78,7 +81,8 @@ def test_degree_schedule_has_one_degree_per_iteration(params):
 
 def test_single_iteration_linear_schedule_uses_start(params):
     one = mutate(mutate(params, "pe.num_iterations", 1), "pe.variation_degrees", {"start": 0.6, "end": 0.2})
-    one = mutate(one, "pe.api_schedule", [])  # the default's switch at iteration 6 would be after T = 1
+    one = mutate(one, "pe.api_schedule", [])  # the default's switches at iterations 5 and 6 would be after T = 1
+    one = mutate(one, "pe.num_samples_per_class", 200)  # and its 1,000 per class would exceed the release of 500
     assert variation_degrees(validate_params(one)) == [0.6]
 
 
