@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.config.params import ParamsError, check_memory, load_params, validate_params
+from privevo.config.params import ParamsError, check_memory, load_params, population_sizes, validate_params
 
 from conftest import ROOT, mutate
 
@@ -34,8 +34,9 @@ def assert_one_clear_line(proc, *needles):
 
 
 def test_more_nearest_neighbours_than_samples_per_class(params):
-    per_class = params["pe"]["num_samples_per_class"]
-    with pytest.raises(ParamsError, match=rf"pe\.num_nearest_neighbours.*only pe\.num_samples_per_class = {per_class}"):
+    per_class = min(population_sizes(params)[:-1])  # the smallest population voted on (the default's schedule: 200)
+    with pytest.raises(ParamsError, match=rf"pe\.num_nearest_neighbours.*only pe\.num_samples_per_class "
+                                          rf"\(with pe\.api_schedule\) = {per_class}"):
         validate_params(mutate(params, "pe.num_nearest_neighbours", per_class + 1))
     validate_params(mutate(params, "pe.num_nearest_neighbours", per_class))
 
