@@ -4,8 +4,9 @@
     python benchmarks/ablation/run_ablation.py simulator        # only some levers
     python benchmarks/ablation/run_ablation.py --table-only     # rebuild the table from earlier runs
 
-Each lever is one params file here (the protocol is in its header: a validation split held out of the private
-training set, 3 PE seeds at epsilon 1 and 10). A run's `results/comparison.csv` (rewritten by every params file)
+Each lever is one params file here that extends another and states only its change (the protocol is in the header
+of simulator.yaml, the root of every chain: a validation split held out of the private training set, 3 PE seeds at
+epsilon 1 and 10). A run's `results/comparison.csv` (rewritten by every params file)
 is copied to `<out>/<lever>-comparison.csv` and its plot against epsilon to `<out>/<lever>-comparison.png`, its
 wall time to `<out>/<lever>-wall.json`, and its per-class sample grid at epsilon 1, seed 0 to
 `<out>/<lever>-samples.png`. The table `<out>/ablation.{md,csv}` has one row per lever: PE accuracy mean +- std
@@ -25,7 +26,8 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
+
+from privevo.config.params import load_params
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
@@ -68,7 +70,7 @@ PRIOR_METHOD = "public prior (S_0) -> CNN"
 
 def run_lever(name: str, out: Path) -> None:
     params_file = HERE / LEVERS[name][0]
-    params = yaml.safe_load(params_file.read_text())
+    params = load_params(params_file)  # resolves the lever's extends chain
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "snakemake", "--cores", "all", "--config", f"params_file={params_file}"],
                    cwd=ROOT, check=True)

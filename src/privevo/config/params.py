@@ -120,14 +120,53 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"params file {path} not found (copy params.yaml from the repository root)")
-    try:
-        params = yaml.load(path.read_text(), Loader=_Loader)
-    except yaml.YAMLError as exc:
-        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    params = read_params_file(path)
     for override in overrides or []:
         params = apply_override(params, override)
     params = validate_params(params)
     return settings_at_epsilon(params) if at_epsilon else params
+
+
+def read_params_file(path: Path, *, _chain: tuple[Path, ...] = ()) -> Any:
+    """The settings of one params file, unvalidated, with its ``extends`` chain resolved.
+
+    A file with a top-level ``extends: <params file>`` (relative to its own folder) holds only what differs from
+    that base: mappings merge key by key, and anything else (a list, a number, null) replaces the base's value
+    whole. So a lever of an ablation states its change and nothing else.
+    """
+    path = Path(path)
+    try:
+        params = yaml.load(path.read_text(), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(params, dict) or "extends" not in params:
+        return params
+    params = dict(params)
+    base_name = params.pop("extends")
+    if not isinstance(base_name, str) or not base_name:
+        raise ParamsError(f"params key extends in {path}: expected the path of a params file, got {base_name!r}")
+    base = (path.parent / base_name).resolve()
+    chain = (*_chain, path.resolve())
+    if base in chain:
+        raise ParamsError(f"params key extends in {path}: {base_name} is already in the chain (a cycle: "
+                          f"{' -> '.join(p.name for p in (*chain, base))})")
+    if not base.exists():
+        raise ParamsError(f"params key extends in {path}: {base_name} not found (relative to {path.parent})")
+    base_params = read_params_file(base, _chain=chain)
+    if not isinstance(base_params, dict):
+        raise ParamsError(f"params key extends in {path}: {base_name} is not a mapping of params sections")
+    return merge_params(base_params, params)
+
+
+def merge_params(base: dict, changes: dict) -> dict:
+    """``base`` with ``changes`` on top: mappings merge key by key; any other value replaces the base's."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_params(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def apply_override(params: dict, override: str) -> dict:
