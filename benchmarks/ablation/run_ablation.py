@@ -63,6 +63,9 @@ LEVERS = {
     "simulator-pop1000-then-diffusion": ("simulator-pop1000-then-diffusion.yaml",
                                          "lever 3 with 1,000 simulator candidates per class in S_0..S_4, 200 from "
                                          "iteration 5 (pe.api_schedule sizes; the same DDPM calls)"),
+    "simulator-pop1000-proportional": ("simulator-pop1000-proportional.yaml",
+                                       "the default (1,000 simulator candidates per class in S_0..S_4) + proportional "
+                                       "selection (no draws)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
