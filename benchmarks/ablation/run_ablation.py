@@ -66,6 +66,9 @@ LEVERS = {
     "simulator-pop1000-proportional": ("simulator-pop1000-proportional.yaml",
                                        "the default (1,000 simulator candidates per class in S_0..S_4) + proportional "
                                        "selection (no draws)"),
+    "simulator-pop1000-proportional-h15-eps10": ("simulator-pop1000-proportional-h15-eps10.yaml",
+                                                 "the same with H = 15 votes at epsilon 10 only (as many zeroed as "
+                                                 "at epsilon 1)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
