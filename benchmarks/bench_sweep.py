@@ -21,6 +21,8 @@ from pathlib import Path
 
 import yaml
 
+from privevo.config.params import read_params_file
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -42,7 +44,7 @@ def main() -> int:
     parser.add_argument("--epsilons", type=float, nargs="+", default=[1.0, 10.0])
     parser.add_argument("--keep", help="run in this folder instead of a temporary one")
     args = parser.parse_args()
-    params = yaml.safe_load((ROOT / args.params).read_text())
+    params = read_params_file(ROOT / args.params)  # an overlay (extends:) resolves to a complete file
     folder = Path(args.keep or tempfile.mkdtemp(prefix="bench_sweep_"))
     params["paths"] = {"data_dir": str(folder / "data"), "results_dir": str(folder / "results")}
     (folder / "data").mkdir(parents=True, exist_ok=True)
