@@ -69,6 +69,9 @@ LEVERS = {
     "simulator-pop1000-proportional-h15-eps10": ("simulator-pop1000-proportional-h15-eps10.yaml",
                                                  "the same with H = 15 votes at epsilon 10 only (as many zeroed as "
                                                  "at epsilon 1)"),
+    "simulator-pop1000-proportional-matched": ("simulator-pop1000-proportional-matched.yaml",
+                                               "the same with H matched per class to epsilon 1's noise at epsilon 10 "
+                                               "(pe.histogram_threshold_reference_epsilon: 1; epsilon 10 runs only)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"

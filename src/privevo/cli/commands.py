@@ -384,19 +384,36 @@ def cmd_pe_histogram(args) -> int:
         *_private_embeddings(args), lookahead, labels, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
         backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
         noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=args.iteration)))
-    threshold = histogram_threshold(params, sigma)
+    reference_sigma = _reference_noise_multiplier(params)
+    threshold = histogram_threshold(params, sigma if reference_sigma is None else reference_sigma)
     frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
                                      selection=pe["selection"], rank_top=pe["rank_top"],
                                      num_samples_per_class=population_of_iteration(params, args.iteration),
                                      iteration=args.iteration,
-                                     seed=params["seed"])
+                                     seed=params["seed"], reference_noise_multiplier=reference_sigma)
     save_iteration(args.out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
                    noise_source=noise, voted_candidates=args.candidates, api_state=_api_state(args.candidates))
     survived = (frame["thresholded_count"] > 0).groupby(frame["class"]).mean()
     logger.info("iteration %d: sigma=%.3f H=%.2f noise=%s%s; candidates surviving the threshold per class: %s",
                 args.iteration, sigma, threshold, noise, " (reused the stored draw)" if reused else "",
                 survived.round(2).to_dict())
+    if reference_sigma is not None:
+        logger.info("iteration %d: H matched to epsilon %s (sigma %.3f) per class: %s", args.iteration,
+                    pe["histogram_threshold_reference_epsilon"], reference_sigma,
+                    frame.groupby("class")["threshold"].first().round(2).to_dict())
     return 0
+
+
+def _reference_noise_multiplier(params: dict) -> float | None:
+    """The noise multiplier of pe.histogram_threshold_reference_epsilon at this run's delta and T (public)."""
+    from privevo.accountants import ACCOUNTANTS
+
+    reference = params["pe"]["histogram_threshold_reference_epsilon"]
+    if reference is None:
+        return None
+    calibrate = ACCOUNTANTS.get(params["privacy"]["accountant"], key="privacy.accountant")
+    return float(calibrate(delta=params["privacy"]["delta"], num_iterations=params["pe"]["num_iterations"],
+                           epsilon=float(reference))["noise_multiplier"])
 
 
 def cmd_pe_variation(args) -> int:
@@ -672,7 +689,9 @@ def cmd_inspect(args) -> int:
     histogram = load_npz(folder / "histogram.npz")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
-              f"threshold H={float(histogram['threshold']):.2f} (noisy counts only)")
+              f"threshold H={float(histogram['threshold']):.2f}"
+              + (" (matched per class: the H column)" if "candidate_threshold" in histogram else "")
+              + " (noisy counts only)")
         print("noise_tv: how far another draw of noise of this sigma moves the selection P_t (total variation); "
               "draw_tv: how far the selection's own draws from P_t move it (pe.selection: sample)")
         print(histogram_summary(histogram, top=args.top).to_string(index=False, float_format=lambda v: f"{v:.2f}"))

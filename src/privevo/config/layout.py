@@ -248,8 +248,11 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     # the sub-folders; so the seeds and epsilons of one sweep sit side by side under one folder.
     # pe.by_epsilon is left out: the params are resolved at this run's epsilon, so pe.* holds what it uses, and
     # an entry for another epsilon must not move this run's folder.
+    # A null histogram_threshold_reference_epsilon leaves the folder where it was before the setting existed.
     run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards", "by_epsilon",
-                                   *([] if pe["api_schedule"] else ["api_schedule"])),
+                                   *([] if pe["api_schedule"] else ["api_schedule"]),
+                                   *([] if pe["histogram_threshold_reference_epsilon"] is not None
+                                     else ["histogram_threshold_reference_epsilon"])),
                     "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
@@ -313,7 +316,7 @@ RULE_MODULES = {
     "pe_initial_samples": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
     "pe_initial_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
     "privacy_calibration": ("accountants/gdp.py",),
-    "histogram": ("pe", "core/seeding.py"),
+    "histogram": ("pe", "core/seeding.py", "accountants/__init__.py", "accountants/gdp.py"),
     "pe_variation": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
     "pe_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
     "pe_release": ("reports/privacy.py", "pe/noise.py", "pe/loop.py", "apis"),
@@ -372,7 +375,9 @@ def _rule_settings(params: dict, rule_name: str):
                                                           "histogram_threshold_unit", "nn_backend")},
         "histogram": {"seed": params["seed"], **_pick(pe, "histogram_threshold", "histogram_threshold_unit",
                                                        "num_nearest_neighbours", "vote_metric", "selection", "rank_top",
-                                                       "num_samples_per_class", "api_schedule")},
+                                                       "num_samples_per_class", "api_schedule"),
+                      **({"reference_epsilon": pe["histogram_threshold_reference_epsilon"], "privacy": params["privacy"]}
+                         if pe["histogram_threshold_reference_epsilon"] is not None else {})},
         "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
                        **_pick(pe, "release_size", "release_degree"),
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},

@@ -76,8 +76,8 @@ def validate_params(params: Any) -> dict:
 # a larger budget can afford (sigma grows with sqrt(T)). Never the API, sampler or embedder: they decide what a
 # candidate is, and a comparison across epsilons should change only how hard PE searches.
 EPSILON_SETTINGS = ("num_samples_per_class", "num_iterations", "lookahead_degree", "variation_degrees",
-                    "histogram_threshold", "histogram_threshold_unit", "num_nearest_neighbours", "release_size",
-                    "release_degree")
+                    "histogram_threshold", "histogram_threshold_unit", "histogram_threshold_reference_epsilon",
+                    "num_nearest_neighbours", "release_size", "release_degree")
 
 
 def settings_at_epsilon(params: dict) -> dict:

@@ -46,6 +46,13 @@ def selection_sensitivity(noisy: np.ndarray, *, threshold: float, noise_multipli
     return float(noise_tv), float(draw_tv)
 
 
+def class_threshold(histogram: dict[str, np.ndarray], mask: np.ndarray) -> float:
+    """The H one class's counts were thresholded with: its own where recorded (a matched H), else the run's."""
+    if "candidate_threshold" in histogram:
+        return float(histogram["candidate_threshold"][mask][0])
+    return float(histogram["threshold"])
+
+
 def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.DataFrame:
     """Per class: candidates, noisy total, share zeroed by the threshold, ESS, top share and top candidates.
 
@@ -72,7 +79,9 @@ def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.D
             draws = int(histogram["selected_count"][mask].sum()) if "selected_count" in histogram else int(mask.sum())
             row["mean_count_over_sigma"] = float(noisy.mean() / sigma) if sigma > 0 else float("inf")
             row["noise_tv"], row["draw_tv"] = selection_sensitivity(
-                noisy, threshold=float(histogram["threshold"]), noise_multiplier=sigma, num_draws=max(draws, 1))
+                noisy, threshold=class_threshold(histogram, mask), noise_multiplier=sigma, num_draws=max(draws, 1))
+        if "candidate_threshold" in histogram:
+            row["H"] = class_threshold(histogram, mask)
         rows.append(row)
     return pd.DataFrame(rows)
 

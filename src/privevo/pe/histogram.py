@@ -45,6 +45,29 @@ def threshold_counts(noisy_counts: np.ndarray, threshold: float) -> np.ndarray:
     return np.maximum(noisy_counts - threshold, 0.0)
 
 
+def matched_threshold(noisy_counts: np.ndarray, *, threshold: float, noise_multiplier: float,
+                      reference_noise_multiplier: float) -> float:
+    """H for one class's released counts at ``noise_multiplier`` that zeroes as many candidates as ``threshold``
+    would, in expectation, under the larger ``reference_noise_multiplier``.
+
+    At a fixed H in votes a larger noise lifts more low-count candidates over H, so a smaller epsilon selects from
+    a wider set. Adding the missing noise variance in expectation keeps that width at every epsilon:
+    zeroed share z = mean_i Phi((H - n_i) / sqrt(sigma_ref^2 - sigma^2)), and H' is the z-quantile of the n_i.
+    It reads only the noisy counts and public settings, so it is post-processing and costs no privacy.
+    At a noise at or above the reference's, H is returned unchanged.
+    """
+    from scipy.stats import norm
+
+    if threshold < 0:
+        raise ValueError(f"histogram_threshold must be >= 0, got {threshold}")
+    noisy_counts = np.asarray(noisy_counts, dtype=np.float64)
+    extra = reference_noise_multiplier ** 2 - noise_multiplier ** 2
+    if extra <= 0 or len(noisy_counts) == 0:
+        return float(threshold)
+    zeroed_share = float(np.mean(norm.cdf((threshold - noisy_counts) / math.sqrt(extra))))
+    return float(np.quantile(noisy_counts, zeroed_share))
+
+
 @dataclass(frozen=True)
 class NoisyHistogram:
     """What may leave the histogram step: noisy counts, thresholded counts and the noise used."""

@@ -13,13 +13,16 @@ from privevo.pe.loop import STATE_KEY
 
 # Frame column -> key in histogram.npz.
 HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
-                  "thresholded_count": "thresholded_count", "selected_count": "selected_count"}
+                  "thresholded_count": "thresholded_count", "selected_count": "selected_count",
+                  "threshold": "candidate_threshold"}
 
 
 def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray, labels: np.ndarray,
                    selected: np.ndarray, *, noise_multiplier: float, threshold: float, noise_source: str,
                    voted_candidates: str | Path | None = None, api_state: np.ndarray | None = None) -> None:
-    """``voted_candidates`` (the population S_{t-1} voted on) is stored relative to ``out_dir`` so that
+    """``threshold`` is the H of the settings; the H each class applied (pe.histogram_threshold_reference_epsilon
+    may set it per class) is the frame's ``threshold`` column, ``candidate_threshold`` in histogram.npz.
+    ``voted_candidates`` (the population S_{t-1} voted on) is stored relative to ``out_dir`` so that
     `privevo inspect` finds S_0 in its base folder and the results tree can move as a whole. ``api_state``
     (the candidates' per-image API state, if any) goes into selected.npz with the selected rows."""
     out_dir = Path(out_dir)

@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 from privevo.core import seeding
-from privevo.pe.histogram import EmptyHistogramError, NoisyHistogram, dp_nn_histogram, threshold_counts
+from privevo.pe.histogram import (EmptyHistogramError, NoisyHistogram, dp_nn_histogram, matched_threshold,
+                                  threshold_counts)
 from privevo.pe.selection import select
 from privevo.pe.noise import NoiseSource
 
@@ -126,16 +127,23 @@ def select_parents(
     iteration: int,
     seed: int,
     rank_top: int | None = None,
+    reference_noise_multiplier: float | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Threshold the noisy counts and pick the parents of S_t, per class, from the noisy counts only.
 
-    Returns a frame with one row per candidate (noisy counts only) and the selected candidate indices
-    (class-major). The selection stream is seeded per (class, iteration).
+    With ``reference_noise_multiplier``, each class's H is :func:`matched_threshold` of ``threshold`` (H at the
+    reference's noise) for its own released counts. Returns a frame with one row per candidate (noisy counts
+    and the H applied) and the selected candidate indices (class-major). The selection stream is seeded per
+    (class, iteration).
     """
     rows, selected = [], []
     for c, cand_index in class_slices(candidate_labels).items():
         noisy = noisy_counts[cand_index]
-        histogram = NoisyHistogram(noisy, threshold_counts(noisy, threshold), float(noise_multiplier), float(threshold))
+        class_threshold = threshold if reference_noise_multiplier is None else matched_threshold(
+            noisy, threshold=threshold, noise_multiplier=noise_multiplier,
+            reference_noise_multiplier=reference_noise_multiplier)
+        histogram = NoisyHistogram(noisy, threshold_counts(noisy, class_threshold), float(noise_multiplier),
+                                   float(class_threshold))
         try:
             chosen = select(histogram, num_samples_per_class, method=selection, rank_top=rank_top,
                             rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
@@ -148,6 +156,7 @@ def select_parents(
             "noisy_count": histogram.noisy_counts,
             "thresholded_count": histogram.thresholded_counts,
             "selected_count": np.bincount(chosen, minlength=len(cand_index)),
+            "threshold": histogram.threshold,
         }))
     return pd.concat(rows, ignore_index=True), np.concatenate(selected)
 

@@ -97,8 +97,9 @@ def save_annotated_grid(path: str | Path, images: np.ndarray, captions: Sequence
     plt.close(fig)
 
 
-def save_sorted_counts(path: str | Path, counts_by_class: dict[int, np.ndarray], *, threshold: float, title: str) -> None:
-    """Sorted noisy counts per class, one small panel each, with the threshold H drawn in."""
+def save_sorted_counts(path: str | Path, counts_by_class: dict[int, np.ndarray], *, threshold: float | dict[int, float],
+                       title: str) -> None:
+    """Sorted noisy counts per class, one small panel each, with the threshold H (one, or one per class) drawn in."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -114,7 +115,7 @@ def save_sorted_counts(path: str | Path, counts_by_class: dict[int, np.ndarray],
         ax.axis("on")
         counts = np.sort(counts_by_class[c])[::-1]
         ax.bar(np.arange(len(counts)), counts, width=1.0, color="tab:blue")
-        ax.axhline(threshold, color="tab:red", lw=0.8, ls="--")
+        ax.axhline(threshold[c] if isinstance(threshold, dict) else threshold, color="tab:red", lw=0.8, ls="--")
         ax.set_title(f"class {c}", fontsize=8)
         ax.tick_params(labelsize=6)
     fig.suptitle(title, fontsize=9)
@@ -136,5 +137,8 @@ def save_downstream_curves(path, curves, *, real: bool) -> None:
 
 def save_sorted_counts_per_class(path, histogram: dict, *, title: str) -> None:
     """Sorted noisy counts of every class of one released histogram, with the threshold."""
-    counts = {int(c): histogram["noisy_count"][histogram["labels"] == c] for c in np.unique(histogram["labels"])}
-    save_sorted_counts(path, counts, threshold=float(histogram["threshold"]), title=title)
+    classes = [int(c) for c in np.unique(histogram["labels"])]
+    counts = {c: histogram["noisy_count"][histogram["labels"] == c] for c in classes}
+    threshold = ({c: float(histogram["candidate_threshold"][histogram["labels"] == c][0]) for c in classes}
+                 if "candidate_threshold" in histogram else float(histogram["threshold"]))
+    save_sorted_counts(path, counts, threshold=threshold, title=title)

@@ -23,6 +23,19 @@ def _per_class_budget(params: dict) -> str:
             "independent of private data")
 
 
+def _threshold_rule(params: dict) -> str:
+    """How H was set, in words: one H everywhere, or one per class matched to a reference epsilon."""
+    pe = params["pe"]
+    unit = "votes" if pe["histogram_threshold_unit"] == "count" else "times sigma"
+    reference = pe["histogram_threshold_reference_epsilon"]
+    if reference is None:
+        return f"max(noisy - H, 0) with H = {pe['histogram_threshold']:g} {unit} in every class and iteration"
+    return (f"max(noisy - H_c, 0), H_c per class and iteration matched to epsilon {reference:g}: the quantile of the "
+            f"class's noisy counts that zeroes as many candidates as H = {pe['histogram_threshold']:g} {unit} would, "
+            f"in expectation, under the noise of epsilon {reference:g} (noisy counts only: post-processing); the H_c "
+            "applied are the threshold column of iter_*/histogram.csv")
+
+
 def private_subset_record(max_private_samples: int | None) -> dict:
     """What a ``data.max_private_samples`` subset means for the guarantee."""
     if max_private_samples is None:
@@ -65,6 +78,7 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
                                            if pe["vote_metric"] == "centred_cosine" else ""),
         },
         "histogram_threshold": histogram_threshold(params, sigma),
+        "histogram_threshold_rule": _threshold_rule(params),
         "selection": pe["selection"] + (f" (top {pe['rank_top']} per class)" if pe["selection"] == "rank" else ""),
         "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
         "private_data": private_subset_record(params["data"]["max_private_samples"]),
