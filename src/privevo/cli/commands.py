@@ -676,6 +676,7 @@ def cmd_eval_downstream(args) -> int:
 
 
 def cmd_inspect(args) -> int:
+    import numpy as np
     import pandas as pd
 
     from privevo.evaluation.inspect import histogram_summary, previous_candidates, top_and_bottom
@@ -690,7 +691,9 @@ def cmd_inspect(args) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(f"{folder}: noise_multiplier={float(histogram['noise_multiplier']):.3f} "
               f"threshold H={float(histogram['threshold']):.2f}"
-              + (" (matched per class: the H column)" if "candidate_threshold" in histogram else "")
+              + (" at the reference epsilon; matched per class: the H column"
+                 if "candidate_threshold" in histogram
+                 and not np.allclose(histogram["candidate_threshold"], histogram["threshold"]) else "")
               + " (noisy counts only)")
         print("noise_tv: how far another draw of noise of this sigma moves the selection P_t (total variation); "
               "draw_tv: how far the selection's own draws from P_t move it (pe.selection: sample)")
