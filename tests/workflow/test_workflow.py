@@ -52,8 +52,13 @@ def test_outputs_exist_with_the_right_shapes(smoke_run):
     for t in (1, 2):
         folder = Path(layout.iteration_dir(t))
         table = pd.read_csv(folder / "histogram.csv")
-        assert list(table.columns) == ["candidate_id", "class", "noisy_count", "thresholded_count", "selected_count"]
+        assert list(table.columns) == ["candidate_id", "class", "noisy_count", "thresholded_count", "selected_count",
+                                       "threshold"]
         assert table.groupby("class")["selected_count"].sum().eq(per_class).all()
+        # The smoke config keeps one H (no reference epsilon): H = histogram_threshold x sigma in every row.
+        np.testing.assert_allclose(table["threshold"], privacy["histogram_threshold"])
+        np.testing.assert_allclose(table["thresholded_count"],
+                                   np.maximum(table["noisy_count"] - table["threshold"], 0.0))
         assert not any("clean" in key for key in load_npz(folder / "histogram.npz"))
         assert (folder / "lookahead.npy").exists() == (t < 2)
     assert Path(layout.lookahead(0)).exists() and Path(layout.candidates(0)).exists()
