@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from privevo.pe.histogram import threshold_counts
+from privevo.pe.iteration_files import class_threshold
 
 
 def effective_sample_size(probabilities: np.ndarray) -> float:
@@ -44,13 +45,6 @@ def selection_sensitivity(noisy: np.ndarray, *, threshold: float, noise_multipli
                                                                threshold) - p).sum() for _ in range(repeats)])
     draw_tv = np.mean([0.5 * np.abs(rng.multinomial(num_draws, p) / num_draws - p).sum() for _ in range(repeats)])
     return float(noise_tv), float(draw_tv)
-
-
-def class_threshold(histogram: dict[str, np.ndarray], mask: np.ndarray) -> float:
-    """The H one class's counts were thresholded with: its own where recorded (a matched H), else the run's."""
-    if "candidate_threshold" in histogram:
-        return float(histogram["candidate_threshold"][mask][0])
-    return float(histogram["threshold"])
 
 
 def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.DataFrame:

@@ -34,3 +34,11 @@ def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray,
     save_csv(out_dir / "histogram.csv", frame)
     state = {} if api_state is None else {STATE_KEY: api_state[selected]}
     save_images(out_dir / "selected.npz", images[selected], labels[selected], parent_ids=selected, **state)
+
+
+def class_threshold(histogram: dict[str, np.ndarray], mask: np.ndarray) -> float:
+    """The H one class's counts (``mask`` of a loaded histogram.npz) were thresholded with: its own where recorded
+    (a matched H), else the run's one H (histograms written before the column existed)."""
+    if "candidate_threshold" in histogram:
+        return float(histogram["candidate_threshold"][mask][0])
+    return float(histogram["threshold"])

@@ -137,8 +137,9 @@ def save_downstream_curves(path, curves, *, real: bool) -> None:
 
 def save_sorted_counts_per_class(path, histogram: dict, *, title: str) -> None:
     """Sorted noisy counts of every class of one released histogram, with the threshold."""
+    from privevo.pe.iteration_files import class_threshold
+
     classes = [int(c) for c in np.unique(histogram["labels"])]
     counts = {c: histogram["noisy_count"][histogram["labels"] == c] for c in classes}
-    threshold = ({c: float(histogram["candidate_threshold"][histogram["labels"] == c][0]) for c in classes}
-                 if "candidate_threshold" in histogram else float(histogram["threshold"]))
-    save_sorted_counts(path, counts, threshold=threshold, title=title)
+    thresholds = {c: class_threshold(histogram, histogram["labels"] == c) for c in classes}
+    save_sorted_counts(path, counts, threshold=thresholds, title=title)
