@@ -72,6 +72,9 @@ LEVERS = {
     "simulator-pop1000-proportional-matched": ("simulator-pop1000-proportional-matched.yaml",
                                                "the same with H matched per class to epsilon 1's noise at epsilon 10 "
                                                "(pe.histogram_threshold_reference_epsilon: 1; epsilon 10 runs only)"),
+    "simulator-pop1000-proportional-matched-dpm10": ("simulator-pop1000-proportional-matched-dpm10.yaml",
+                                                     "the default (H matched) with DPM-Solver++ at 10 steps in place "
+                                                     "of DDIM at 25 for the DDPM's SDEdit (lever 7)"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
