@@ -75,7 +75,8 @@ def test_degree_schedule_has_one_degree_per_iteration(params):
         degree_of_iteration(params, 0)
     with pytest.raises(ParamsError, match=r"pe\.variation_degrees.*num_iterations = 8"):
         validate_params(mutate(params, "pe.variation_degrees", [0.5, 0.4]))
-    with pytest.raises(ParamsError, match=r"variation_degrees\[1\] \(iteration 2\).*0 of 25 steps"):
+    steps = params["pe"]["num_inference_steps"]
+    with pytest.raises(ParamsError, match=rf"variation_degrees\[1\] \(iteration 2\).*0 of {steps} steps"):
         validate_params(mutate(params, "pe.variation_degrees", [0.5] + [0.01] * 7))
 
 
