@@ -2,6 +2,8 @@
 
     python benchmarks/bench_precision.py                       # cpu (or cuda when present)
     python benchmarks/bench_precision.py --device cpu --train-steps 20 --sample-steps 20
+    python benchmarks/bench_precision.py --precisions fp32 --threads 1 --channels-last
+    bash -c 'source benchmarks/avx2-only.env && python benchmarks/bench_precision.py --precisions fp32'  # AVX2-only CPU
 
 Training is seconds per optimiser step at batch 64 (forward, backward, AdamW); sampling is milliseconds per
 image and denoising step, i.e. one UNet forward at batch 128 divided by 128; both are medians over the timed
@@ -34,9 +36,9 @@ SAMPLE_BATCH = 128
 WARMUP_STEPS = 3  # the first CPU steps run several times slower (oneDNN set-up, allocator growth)
 
 
-def default_unet(device: torch.device):
+def default_unet(device: torch.device, memory_format: torch.memory_format):
     unet = build_unet(image_size=28, channels=1, block_out_channels=[16, 32, 64], layers_per_block=1, attention=False)
-    return unet.to(device)
+    return unet.to(device=device, memory_format=memory_format)
 
 
 def timed(device: torch.device, step, repeats: int, warmup: int) -> float:
@@ -62,11 +64,12 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def train_seconds_per_step(device: torch.device, precision: str, repeats: int, warmup: int) -> float:
+def train_seconds_per_step(device: torch.device, precision: str, repeats: int, warmup: int,
+                           memory_format: torch.memory_format) -> float:
     torch.manual_seed(0)
-    unet = default_unet(device).train()
+    unet = default_unet(device, memory_format).train()
     optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
-    clean = torch.randn(TRAIN_BATCH, 1, 28, 28, device=device)
+    clean = torch.randn(TRAIN_BATCH, 1, 28, 28, device=device).contiguous(memory_format=memory_format)
     noise = torch.randn_like(clean)
     timesteps = torch.randint(0, 1000, (TRAIN_BATCH,), device=device)
 
@@ -81,10 +84,11 @@ def train_seconds_per_step(device: torch.device, precision: str, repeats: int, w
     return timed(device, step, repeats, warmup)
 
 
-def sample_ms_per_image_step(device: torch.device, precision: str, repeats: int, warmup: int) -> float:
+def sample_ms_per_image_step(device: torch.device, precision: str, repeats: int, warmup: int,
+                             memory_format: torch.memory_format) -> float:
     torch.manual_seed(0)
-    unet = default_unet(device).eval()
-    sample = torch.randn(SAMPLE_BATCH, 1, 28, 28, device=device)
+    unet = default_unet(device, memory_format).eval()
+    sample = torch.randn(SAMPLE_BATCH, 1, 28, 28, device=device).contiguous(memory_format=memory_format)
     timestep = torch.tensor(500, device=device)
 
     @torch.inference_mode()
@@ -102,11 +106,21 @@ def main(argv=None) -> None:
     parser.add_argument("--sample-steps", type=int, default=10, help="timed UNet forwards per precision")
     parser.add_argument("--emulated-bf16-steps", type=int, default=2,
                         help="cap on timed bf16 steps where the device would emulate bf16")
+    parser.add_argument("--precisions", default="fp32,bf16", help="comma-separated, from fp32 and bf16")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's own)")
+    parser.add_argument("--channels-last", action="store_true", help="UNet and inputs in channels-last memory format")
     args = parser.parse_args(argv)
+    precisions = args.precisions.split(",")
+    if not precisions or set(precisions) - {"fp32", "bf16"}:
+        parser.error(f"--precisions takes fp32 and/or bf16, got {args.precisions!r}")
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
 
     device = resolve_device(args.device)
     auto_precision, auto_reason = resolve_mixed_precision("auto", device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, device {device}, "
+          f"{'channels-last' if args.channels_last else 'NCHW'}")
     # Other processes on the machine slow every figure; the load average says how busy it was.
     print("load average at start: %.2f %.2f %.2f" % os.getloadavg())
     if device.type == "cuda":
@@ -118,21 +132,23 @@ def main(argv=None) -> None:
     bf16_emulated = auto_precision != "bf16"
 
     rows = []
-    for precision in ("fp32", "bf16"):
+    for precision in precisions:
         capped = precision == "bf16" and bf16_emulated
         train_steps = min(args.train_steps, args.emulated_bf16_steps) if capped else args.train_steps
         sample_steps = min(args.sample_steps, args.emulated_bf16_steps) if capped else args.sample_steps
         # Emulated bf16 is an order of magnitude slower; one warmup step is enough to show that.
         warmup = 1 if capped else WARMUP_STEPS
-        train = train_seconds_per_step(device, precision, train_steps, warmup)
-        sample = sample_ms_per_image_step(device, precision, sample_steps, warmup)
+        train = train_seconds_per_step(device, precision, train_steps, warmup, memory_format)
+        sample = sample_ms_per_image_step(device, precision, sample_steps, warmup, memory_format)
         rows.append((precision, train, train_steps, sample, sample_steps))
 
     print(f"\n{'precision':<10}{'train s/step (b64)':>20}{'steps':>7}{'sample ms/img-step (b128)':>27}{'steps':>7}")
     for precision, train, train_steps, sample, sample_steps in rows:
         print(f"{precision:<10}{train:>20.3f}{train_steps:>7}{sample:>27.2f}{sample_steps:>7}")
-    (_, fp32_train, _, fp32_sample, _), (_, bf16_train, _, bf16_sample, _) = rows
-    print(f"bf16 / fp32: training x{bf16_train / fp32_train:.2f}, sampling x{bf16_sample / fp32_sample:.2f}")
+    if len(rows) == 2:
+        (_, first_train, _, first_sample, _), (_, second_train, _, second_sample, _) = rows
+        print(f"{rows[1][0]} / {rows[0][0]}: training x{second_train / first_train:.2f}, "
+              f"sampling x{second_sample / first_sample:.2f}")
 
 
 if __name__ == "__main__":
