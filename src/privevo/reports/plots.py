@@ -9,6 +9,7 @@ import numpy as np
 
 from privevo.io.artifacts import atomic_path
 from privevo.io.images import check_images
+from privevo.pe.iteration_files import class_threshold
 
 
 def image_grid(images: np.ndarray, *, ncols: int, scale: int = 2, pad: int = 1) -> np.ndarray:
@@ -137,8 +138,6 @@ def save_downstream_curves(path, curves, *, real: bool) -> None:
 
 def save_sorted_counts_per_class(path, histogram: dict, *, title: str) -> None:
     """Sorted noisy counts of every class of one released histogram, with the threshold."""
-    from privevo.pe.iteration_files import class_threshold
-
     classes = [int(c) for c in np.unique(histogram["labels"])]
     counts = {c: histogram["noisy_count"][histogram["labels"] == c] for c in classes}
     thresholds = {c: class_threshold(histogram, histogram["labels"] == c) for c in classes}
