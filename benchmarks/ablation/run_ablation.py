@@ -75,6 +75,9 @@ LEVERS = {
     "simulator-pop1000-proportional-matched-dpm10": ("simulator-pop1000-proportional-matched-dpm10.yaml",
                                                      "the default (H matched) with DPM-Solver++ at 10 steps in place "
                                                      "of DDIM at 25 for the DDPM's SDEdit (lever 7)"),
+    "simulator-pop1000-proportional-matched-dpm10-release1000": (
+        "simulator-pop1000-proportional-matched-dpm10-release1000.yaml",
+        "lever 5 on the default: a release of 1,000 per class (10,000 images) in place of 500"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
