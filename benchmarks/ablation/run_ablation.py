@@ -78,6 +78,9 @@ LEVERS = {
     "simulator-pop1000-proportional-matched-dpm10-release1000": (
         "simulator-pop1000-proportional-matched-dpm10-release1000.yaml",
         "lever 5 on the default: a release of 1,000 per class (10,000 images) in place of 500"),
+    "simulator-pop1000-proportional-matched-dpm10-cosine": (
+        "simulator-pop1000-proportional-matched-dpm10-cosine.yaml",
+        "lever 4 on the default: centred-cosine votes (public candidate mean subtracted) in place of L2"),
 }
 PE_METHOD = "PE synthetic -> CNN"
 PRIOR_METHOD = "public prior (S_0) -> CNN"
