@@ -1,4 +1,5 @@
 import copy
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -55,6 +56,15 @@ def snakemake(*args, params_file, check=True, workdir=None):
     where = ["--snakefile", str(ROOT / "Snakefile")] if workdir else []
     return subprocess.run([str(BIN / "snakemake"), *where, "--cores", "all", "--config", f"params_file={params_file}",
                            *args], cwd=workdir or ROOT, env=env, capture_output=True, text=True, check=check)
+
+
+def load_script(relative_path: str):
+    """A script under the repository root (benchmarks/...), imported as a module so a test can call its functions."""
+    path = ROOT / relative_path
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def mutate(params: dict, dotted: str, value) -> dict:

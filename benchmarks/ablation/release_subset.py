@@ -35,11 +35,11 @@ PRIVEVO = [sys.executable, "-m", "privevo"]
 
 def release_head(synthetic: dict[str, np.ndarray], per_class: int) -> dict[str, np.ndarray]:
     """Each class's first ``per_class`` released images, in release order (S_T first, then its children)."""
-    labels = synthetic["labels"]
-    keep = np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in np.unique(labels)])
-    short = [c for c in np.unique(labels) if (labels == c).sum() < per_class]
+    rows = [np.flatnonzero(synthetic["labels"] == c) for c in np.unique(synthetic["labels"])]
+    short = [int(synthetic["labels"][r[0]]) for r in rows if len(r) < per_class]
     if short:
         raise ValueError(f"--per-class {per_class}: classes {short} released fewer images")
+    keep = np.concatenate([r[:per_class] for r in rows])
     return {key: value[keep] for key, value in synthetic.items()}
 
 

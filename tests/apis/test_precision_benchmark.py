@@ -1,18 +1,11 @@
 """benchmarks/bench_precision.py: one precision, a thread count and channels-last run (tiny settings); bad input fails."""
 
-import importlib.util
-
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import load_script
 
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("bench_precision", ROOT / "benchmarks" / "bench_precision.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = "benchmarks/bench_precision.py"
 
 
 @pytest.fixture
@@ -24,7 +17,7 @@ def keep_torch_threads():
 
 
 def test_one_precision_at_one_thread_in_channels_last(capsys, keep_torch_threads):
-    load_benchmark().main(["--device", "cpu", "--precisions", "fp32", "--threads", "1", "--channels-last",
+    load_script(SCRIPT).main(["--device", "cpu", "--precisions", "fp32", "--threads", "1", "--channels-last",
                            "--train-steps", "1", "--sample-steps", "1"])
     out = capsys.readouterr().out
     assert "1 CPU threads" in out and "channels-last" in out
@@ -37,5 +30,5 @@ def test_one_precision_at_one_thread_in_channels_last(capsys, keep_torch_threads
 
 def test_unknown_precision_is_one_clear_error(capsys, keep_torch_threads):
     with pytest.raises(SystemExit):
-        load_benchmark().main(["--precisions", "fp16"])
+        load_script(SCRIPT).main(["--precisions", "fp16"])
     assert "--precisions takes fp32 and/or bf16, got 'fp16'" in capsys.readouterr().err

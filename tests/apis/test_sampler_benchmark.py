@@ -1,17 +1,11 @@
 """benchmarks/sampler/run_sampler.py: PE's step records are read from the run's and its S_0's logs, not its
 evaluation's."""
 
-import importlib.util
 import json
 
-from conftest import ROOT
+from conftest import load_script
 
-
-def load_benchmark():
-    spec = importlib.util.spec_from_file_location("run_sampler", ROOT / "benchmarks" / "sampler" / "run_sampler.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+SCRIPT = "benchmarks/sampler/run_sampler.py"
 
 
 def timing_line(step, seconds, unet):
@@ -31,7 +25,7 @@ def test_step_timings_reads_the_run_and_base_logs_only(tmp_path):
     (run / "eval-1234abcd" / "logs").mkdir(parents=True)
     (run / "eval-1234abcd" / "logs" / "eval_fd_curve.log").write_text(timing_line("eval-fd-curve", 50.0, 0.0))
 
-    records = load_benchmark().step_timings(str(run), str(base))
+    records = load_script(SCRIPT).step_timings(str(run), str(base))
 
     assert sorted(record["step"] for record in records) == ["pe-histogram", "pe-init", "pe-variation"]
     assert sum(record["step_seconds"] for record in records) == 12.5
