@@ -90,10 +90,29 @@ def private_class_names(private_set: str, *, private_dir=None) -> list[str]:
     raise DataSourceError(f"params key data.private_set: unknown {private_set!r}; known: {', '.join(PRIVATE_SETS)}")
 
 
+# The one population of an unlabelled private set (data.labelled false): PE's class 0.
+UNLABELLED_CLASS_NAME = "all images"
+
+
+def params_class_names(params: dict) -> list[str]:
+    """The class names of a run's private set (public by assumption), without loading images; an unlabelled set
+    (data.labelled false) has one population, named :data:`UNLABELLED_CLASS_NAME`."""
+    data = params["data"]
+    if not data.get("labelled", True):
+        return [UNLABELLED_CLASS_NAME]
+    return private_class_names(data["private_set"], private_dir=data["private_dir"])
+
+
+def params_num_classes(params: dict) -> int:
+    """K, the number of PE populations of a run: the private set's classes, or 1 for unlabelled data."""
+    return len(params_class_names(params))
+
+
 def params_image_shape(params: dict) -> tuple[int, int, int]:
     """The private image shape a run's params name."""
     data = params["data"]
     return private_image_shape(data["private_set"], private_dir=data["private_dir"])
 
 
-__all__ = ["PRIVATE_SETS", "load_private_set", "private_image_shape", "private_class_names", "params_image_shape"]
+__all__ = ["PRIVATE_SETS", "UNLABELLED_CLASS_NAME", "load_private_set", "private_image_shape", "private_class_names",
+           "params_class_names", "params_num_classes", "params_image_shape"]
