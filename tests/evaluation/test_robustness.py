@@ -236,7 +236,7 @@ def trained_linear():
 def small_cnn():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        return SmallCNN(in_channels=1).eval()
+        return SmallCNN(in_channels=1, num_classes=10).eval()
 
 
 def per_example_loss(model, x01, labels):

@@ -31,7 +31,7 @@ def _inputs(tmp_path):
     save_images(tmp_path / "public.npz", public, np.repeat([0, 1], 25),
                 source_names=np.array(["digits", "shapes"]))
     torch.manual_seed(0)
-    save_classifiers(tmp_path / "classifiers.safetensors", {4: SmallCNN(), 2: SmallCNN()})
+    save_classifiers(tmp_path / "classifiers.safetensors", {4: SmallCNN(1, 10), 2: SmallCNN(1, 10)})
     return params_file
 
 

@@ -31,7 +31,7 @@ def trained():
 
 
 def test_model_size_and_shape():
-    m = SmallCNN()
+    m = SmallCNN(1, 10)
     assert 100_000 <= num_parameters(m) <= 300_000
     assert m(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
     assert SmallCNN(3, 10, (32, 32))(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
@@ -121,9 +121,11 @@ def test_tiny_set_without_validation_keeps_last_epoch():
     assert model.split_sizes == {"train": 10, "val": 0}
     assert model.selected_epoch == 2
     assert all(h["val_acc"] is None and h["val_loss"] is None for h in history)
-    # classes missing entirely are fine too
-    model, _ = train_classifier(x[y < 3], y[y < 3], seed=0, epochs=1, progress=False)
+    # classes missing entirely are fine too, given the data's class count; without it the labels decide
+    model, _ = train_classifier(x[y < 3], y[y < 3], seed=0, epochs=1, progress=False, num_classes=10)
     assert predict_proba(model, x).shape == (10, 10)
+    model, _ = train_classifier(x[y < 3], y[y < 3], seed=0, epochs=1, progress=False)
+    assert model.num_classes == 3
 
 
 def test_training_never_sees_test_data(monkeypatch):
@@ -163,7 +165,7 @@ def test_invalid_inputs(trained):
     with pytest.raises(ArtifactError, match="train_labels: expected 10 labels"):
         train_classifier(x, y[:-1], seed=0, epochs=1)
     with pytest.raises(ArtifactError, match=r"train_labels: labels must be in 0\.\.9"):
-        train_classifier(x, y + 5, seed=0, epochs=1)  # label 14 out of range
+        train_classifier(x, y + 5, seed=0, epochs=1, num_classes=10)  # label 14 out of range
     with pytest.raises(ArtifactError, match="train_labels: labels must be integers"):
         train_classifier(x, y.astype(np.float64), seed=0, epochs=1)
     with pytest.raises(ArtifactError, match=r"images: expected images of shape \(N, 28, 28, 1\)"):

@@ -52,7 +52,7 @@ def test_record_lists_everything_that_changes_epsilon(run):
     assert record["sample_rate"] == pytest.approx(60 / 600)
     assert record["steps"] == record["epochs"] * record["steps_per_epoch"] == 10
     assert record["history"][-1]["steps"] == record["steps"]
-    assert record["num_parameters"] == num_parameters(model) == num_parameters(SmallCNN())
+    assert record["num_parameters"] == num_parameters(model) == num_parameters(SmallCNN(1, 10))
     assert "last" in record["model_selection"]
     assert record["noise_multiplier"] > 0.5
 

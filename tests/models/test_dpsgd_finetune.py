@@ -38,7 +38,7 @@ def pe_events():
 def pretrained():
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(1234)
-        model = SmallCNN()
+        model = SmallCNN(1, 10)
     return model.eval()
 
 
@@ -62,7 +62,7 @@ def test_input_model_is_unchanged(finetuned, pretrained):
 def test_starts_from_the_initial_weights(finetuned, pretrained):
     _, model, record = finetuned
     start, end = flat(pretrained), flat(model)
-    fresh = flat(SmallCNN())
+    fresh = flat(SmallCNN(1, 10))
     assert not torch.equal(start, end)  # it did train
     assert (end - start).norm() < 0.05 * (fresh - start).norm()
     assert record["initialisation"].startswith("copy of initial_model")
@@ -93,12 +93,12 @@ def test_fine_tuning_without_prior_events_is_plain_dpsgd_accounting(data, pretra
                                 accountant="rdp", **TINY)
     assert record["accountant"] == "rdp" and "events" not in record and "prior_epsilon" not in record
     assert 0.95 * TOTAL <= record["epsilon"] <= TOTAL
-    assert (flat(model) - flat(pretrained)).norm() < 0.05 * (flat(SmallCNN()) - flat(pretrained)).norm()
+    assert (flat(model) - flat(pretrained)).norm() < 0.05 * (flat(SmallCNN(1, 10)) - flat(pretrained)).norm()
 
 
 @pytest.mark.parametrize("kwargs,match", [
-    (dict(initial_model=SmallCNN(num_classes=5)), "initial_model"),
-    (dict(initial_model=SmallCNN(in_channels=3)), "initial_model"),
+    (dict(initial_model=SmallCNN(1, 5)), "initial_model"),
+    (dict(initial_model=SmallCNN(in_channels=3, num_classes=10)), "initial_model"),
     (dict(initial_model=torch.nn.Linear(2, 2)), "initial_model"),
     (dict(prior_events=[{"kind": "gaussian", "noise_multiplier": 0.2, "count": 50}]), "mixing.pe_fraction"),
     (dict(prior_events=[{"kind": "gaussian", "count": 5}]), r"prior_events\[0\]\.noise_multiplier"),

@@ -12,7 +12,7 @@ from privevo.models.io import load_classifier, save_classifier, save_classifiers
 
 def _model(seed: int) -> SmallCNN:
     torch.manual_seed(seed)
-    return SmallCNN(in_channels=1).eval()
+    return SmallCNN(in_channels=1, num_classes=10).eval()
 
 
 def _outputs(model: SmallCNN) -> np.ndarray:

@@ -21,9 +21,9 @@ def test_public_classes_pair_source_and_label():
 
 def test_transfer_keeps_every_layer_but_the_last():
     torch.manual_seed(0)
-    source = SmallCNN(num_classes=7)
+    source = SmallCNN(1, 7)
     torch.manual_seed(1)
-    target = SmallCNN(num_classes=10)
+    target = SmallCNN(1, 10)
     before_last = target.head[3].weight.detach().clone()
     transfer_features(source, target)
     for name, tensor in source.state_dict().items():
@@ -31,7 +31,7 @@ def test_transfer_keeps_every_layer_but_the_last():
             assert torch.equal(tensor, target.state_dict()[name]), name
     assert torch.equal(target.head[3].weight, before_last) and target.head[3].weight.shape == (10, 128)
     with pytest.raises(ValueError, match="cannot transfer"):
-        transfer_features(SmallCNN(in_channels=3), target)
+        transfer_features(SmallCNN(in_channels=3, num_classes=10), target)
 
 
 def test_training_from_public_features_starts_from_them_and_leaves_them_alone():

@@ -23,7 +23,6 @@ from tqdm.auto import tqdm
 from privevo.io.images import check_images
 from privevo.io.resize import RESIZE_METHODS, to_image_shape
 from privevo.apis.base import check_degree
-from privevo.core.classes import NUM_CLASSES
 from privevo.core.errors import ParamsError
 from privevo.core.devices import out_of_memory_hint, resolve_device, resolve_mixed_precision
 from privevo.core.timing import model_time
@@ -157,7 +156,8 @@ def model_classes(unet_config, class_labels: list[int] | None) -> list[int] | No
             raise ParamsError("params key model.class_labels: the model is not class-conditional (its UNet has no "
                               "num_class_embeds); set model.class_labels to null")
         return None
-    ids = list(class_labels) if class_labels is not None else list(range(NUM_CLASSES))
+    # Default c -> c: the model's first classes are the private set's, in order.
+    ids = list(class_labels) if class_labels is not None else list(range(num_class_embeds))
     if max(ids) >= num_class_embeds or min(ids) < 0:
         raise ParamsError(f"params key model.class_labels: the model has {num_class_embeds} classes; got ids {ids}")
     logger.info("class-conditional model: PE class c is the model's class %s", ids)

@@ -21,7 +21,6 @@ from tqdm.auto import tqdm
 
 from privevo.apis import garments
 from privevo.apis.base import check_degree
-from privevo.core.classes import NUM_CLASSES
 from privevo.io.images import check_images
 
 SEED_COLUMN = garments.NUM_PARAMS
@@ -43,21 +42,28 @@ class GarmentSimulatorAPI:
 
     carries_state = True
 
-    def __init__(self, *, perturbation_scale: float = DEFAULT_PERTURBATION_SCALE):
+    def __init__(self, *, perturbation_scale: float = DEFAULT_PERTURBATION_SCALE,
+                 garment_of_class: list[int] | None = None):
+        """``garment_of_class``: the garment (index into garments.GARMENT_CLASSES) PE class c draws; None: c."""
         if not perturbation_scale > 0:
             raise ValueError(f"perturbation_scale must be positive, got {perturbation_scale}")
         self.perturbation_scale = float(perturbation_scale)
+        self.garment_of_class = list(range(len(garments.GARMENT_CLASSES)) if garment_of_class is None
+                                     else garment_of_class)
 
     @classmethod
-    def from_params(cls, params: dict, *, model_dir=None, image_shape=None) -> "GarmentSimulatorAPI":
-        """The simulator of a run's params (``simulator`` section, optional); ``model_dir`` is not used."""
-        if image_shape is not None and tuple(image_shape) != garments.IMAGE_SHAPE:
-            from privevo.core.errors import ParamsError
+    def from_params(cls, params: dict, *, model_dir=None, image_shape=None, class_names=None
+                    ) -> "GarmentSimulatorAPI":
+        """The simulator of a run's params (``simulator`` section, optional); ``model_dir`` is not used.
+        ``class_names``: the private set's classes, each of which must be a garment it draws (None: all ten)."""
+        from privevo.core.errors import ParamsError
 
+        if image_shape is not None and tuple(image_shape) != garments.IMAGE_SHAPE:
             raise ParamsError(f"params key pe.api: the simulator draws {garments.IMAGE_SHAPE} garments; the private "
                               f"set's images are {tuple(image_shape)}")
         settings = params.get("simulator") or {}
-        return cls(perturbation_scale=settings.get("perturbation_scale", DEFAULT_PERTURBATION_SCALE))
+        return cls(perturbation_scale=settings.get("perturbation_scale", DEFAULT_PERTURBATION_SCALE),
+                   garment_of_class=None if class_names is None else garment_indices(class_names))
 
     # ------------------------------------------------------------------------------------------- state
 
@@ -65,8 +71,8 @@ class GarmentSimulatorAPI:
         """Fresh parameters: ``class_index`` is one class or one per image."""
         rng = np.random.default_rng(seed)
         classes = np.broadcast_to(np.asarray(class_index, dtype=np.int64), (num_images,))
-        if classes.size and not (0 <= classes.min() and classes.max() < NUM_CLASSES):
-            raise ValueError(f"class indices must lie in 0..{NUM_CLASSES - 1}")
+        if classes.size and not (0 <= classes.min() and classes.max() < len(garments.GARMENT_CLASSES)):
+            raise ValueError(f"garment indices must lie in 0..{len(garments.GARMENT_CLASSES) - 1}")
         state = np.empty((num_images, STATE_WIDTH), dtype=np.float64)
         state[:, : garments.NUM_PARAMS] = rng.random((num_images, garments.NUM_PARAMS))
         state[:, SEED_COLUMN] = rng.integers(0, MAX_TEXTURE_SEED, num_images)
@@ -104,7 +110,7 @@ class GarmentSimulatorAPI:
     def random_with_state(self, num_images: int, *, class_index: int, seed: int, desc: str = "random garments"
                           ) -> tuple[np.ndarray, np.ndarray]:
         """RANDOM_API for class ``class_index``: (images, their parameters)."""
-        state = self.prior_state(num_images, class_index=class_index, seed=seed)
+        state = self.prior_state(num_images, class_index=self.garment_of_class[class_index], seed=seed)
         return self.render(state, desc=desc), state
 
     def variation_with_state(self, images: np.ndarray, state: np.ndarray, *, degree: float, seed: int,
@@ -125,13 +131,31 @@ class GarmentSimulatorAPI:
 
     def random(self, num_images: int, *, seed: int, desc: str = "random garments") -> np.ndarray:
         """RANDOM_API without a class (PEAPI protocol): each image's class drawn uniformly."""
-        classes = np.random.default_rng([seed, 1]).integers(0, NUM_CLASSES, num_images)
+        classes = np.asarray(self.garment_of_class)[
+            np.random.default_rng([seed, 1]).integers(0, len(self.garment_of_class), num_images)]
         return self.render(self.prior_state(num_images, class_index=classes, seed=seed), desc=desc)
 
     def variation(self, images: np.ndarray, *, degree: float, seed: int, desc: str = "garment variations",
                   state: np.ndarray | None = None) -> np.ndarray:
         """VARIATION_API (PEAPI protocol); needs the images' ``state``, since it perturbs parameters."""
         return self.variation_with_state(images, state, degree=degree, seed=seed, desc=desc)[0]
+
+
+def garment_indices(class_names) -> list[int]:
+    """The garment each private class draws (matched by name, case and spaces ignored); a class the simulator has
+    no garment for is a ParamsError that names it."""
+    from privevo.core.errors import ParamsError
+
+    def key(name: str) -> str:
+        return " ".join(str(name).lower().replace("_", " ").replace("-", " ").split())
+
+    known = {key(name): index for index, name in enumerate(garments.GARMENT_CLASSES)}
+    lacking = [name for name in class_names if key(name) not in known]
+    if lacking:
+        raise ParamsError(f"params key pe.api: the garment simulator has no garments for class(es) "
+                          f"{', '.join(map(repr, lacking))} (it draws {', '.join(garments.GARMENT_CLASSES)}); use "
+                          "pe.api diffusion (a DDPM or a local diffusers model) or text_to_image for this class set")
+    return [known[key(name)] for name in class_names]
 
 
 def check_state(state) -> np.ndarray:

@@ -32,10 +32,18 @@ def _api(params: dict, args, *, iteration: int):
     pool in ``args.public``, returning images of the private set's shape (public metadata)."""
     from privevo.apis import make_api
     from privevo.config.params import api_of_iteration
-    from privevo.data.private import params_image_shape
+    from privevo.data.private import params_class_names, params_image_shape
 
     return make_api(params, args.model, image_shape=params_image_shape(params),
-                    public_pool=getattr(args, "public", None), name=api_of_iteration(params, iteration))
+                    public_pool=getattr(args, "public", None), name=api_of_iteration(params, iteration),
+                    class_names=params_class_names(params))
+
+
+def _num_classes(params: dict) -> int:
+    """K: the private set's classes, from the data (1 for an unlabelled set)."""
+    from privevo.data.private import params_num_classes
+
+    return params_num_classes(params)
 
 
 def _embedder(params: dict, name: str | None = None):
@@ -201,7 +209,7 @@ def cmd_embed_private(args) -> int:
     from privevo.io.artifacts import load_images, save_npy
 
     params = _params(args)
-    images, labels = load_images(args.private)
+    images, labels = load_images(args.private, num_classes=_num_classes(params))
     features = _embedder(params).embed(images, batch_size=params["embedding"]["batch_size"])
     save_npy(args.out_labels, labels)
     save_npy(args.out, features)
@@ -255,7 +263,7 @@ def cmd_dpsgd(args) -> int:
     if bool(args.init_classifier) != bool(args.pe_privacy):
         raise SystemExit("privevo dpsgd: give --init-classifier and --pe-privacy together (PE + DP-SGD)")
     mix = bool(args.init_classifier)
-    images, labels = load_images(args.train)
+    images, labels = load_images(args.train, num_classes=_num_classes(params))
     if dpsgd["max_samples"] is not None:
         images, labels = stratified_head(images, labels, dpsgd["max_samples"])
     training = {"epochs": dpsgd["epochs"], "learning_rate": dpsgd["learning_rate"]}
@@ -274,7 +282,7 @@ def cmd_dpsgd(args) -> int:
     model, record = train_dpsgd(images, labels, epsilon=privacy["epsilon"], delta=privacy["delta"],
                                 expected_batch_size=dpsgd["expected_batch_size"],
                                 physical_batch_size=dpsgd["physical_batch_size"], max_grad_norm=dpsgd["max_grad_norm"],
-                                seed=params["seed"], accountant=dpsgd["accountant"],
+                                seed=params["seed"], accountant=dpsgd["accountant"], num_classes=_num_classes(params),
                                 poisson_sampling=dpsgd["poisson_sampling"], **training)
     method = "PE + DP-SGD" if mix else "DP-SGD"
     sgd_events = [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
@@ -290,7 +298,7 @@ def cmd_dpsgd(args) -> int:
     save_classifier(args.out_weights, model, trained_on=f"private training set with {method}", seed=params["seed"],
                     epsilon=record["epsilon"], delta=record["delta"])
     save_json(args.out_report, report)
-    test_images, test_labels = load_images(args.test)
+    test_images, test_labels = load_images(args.test, num_classes=_num_classes(params))
     if evaluation["max_test_samples"] is not None:
         test_images, test_labels = stratified_head(test_images, test_labels, evaluation["max_test_samples"])
     result = evaluate(model, test_images, test_labels)
@@ -304,12 +312,11 @@ def cmd_dpsgd(args) -> int:
 
 
 def cmd_pe_init(args) -> int:
-    from privevo.core.classes import NUM_CLASSES
     from privevo.pe.loop import initial_population_with_state
 
     params = _params(args)
     images, labels, state = initial_population_with_state(
-        _api(params, args, iteration=0), classes=list(range(NUM_CLASSES)),
+        _api(params, args, iteration=0), classes=list(range(_num_classes(params))),
         num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
     _save_population(args.out, images, labels, **_state_extra(state))
     return 0
@@ -319,12 +326,11 @@ def _shard_rows(args, labels):
     """All rows, or (with --shard i --shards n) the rows of shard i's classes."""
     import numpy as np
 
-    from privevo.core.classes import NUM_CLASSES
     from privevo.pe.shards import rows_of_classes, shard_classes
 
     if args.shards == 1:
         return np.arange(len(labels))
-    return rows_of_classes(labels, shard_classes(args.shard, args.shards, NUM_CLASSES))
+    return rows_of_classes(labels, shard_classes(args.shard, args.shards, _num_classes(_params(args))))
 
 
 def cmd_pe_lookahead(args) -> int:
@@ -333,7 +339,7 @@ def cmd_pe_lookahead(args) -> int:
     from privevo.pe.lookahead import lookahead_embeddings
 
     params = _params(args)
-    images, labels = load_images(args.candidates)
+    images, labels = load_images(args.candidates, num_classes=_num_classes(params))
     state = _api_state(args.candidates)
     rows = _shard_rows(args, labels)
     # The lookahead of S_t embeds the candidates voted on in iteration t + 1, with that iteration's degree.
@@ -352,12 +358,12 @@ def cmd_pe_lookahead(args) -> int:
 
 def _private_embeddings(args):
     """The histogram's private input: embeddings and their checked labels."""
-    from privevo.core.classes import NUM_CLASSES
     from privevo.io.artifacts import load_npy
     from privevo.io.images import check_labels
 
     embeddings = load_npy(args.private_embeddings)
-    labels = check_labels(load_npy(args.private_labels), num_images=len(embeddings), num_classes=NUM_CLASSES,
+    labels = check_labels(load_npy(args.private_labels), num_images=len(embeddings),
+                          num_classes=_num_classes(_params(args)),
                           name=args.private_labels)
     return embeddings, labels
 
@@ -374,7 +380,7 @@ def cmd_pe_histogram(args) -> int:
     params = _params(args)
     pe, privacy = params["pe"], params["privacy"]
     sigma = load_json(args.calibration)["noise_multiplier"]
-    images, labels = load_images(args.candidates)
+    images, labels = load_images(args.candidates, num_classes=_num_classes(params))
     lookahead, noise = load_npy(args.lookahead), noise_record(privacy)["source"]
     key = histogram_draw_fingerprint(
         lookahead, labels, iteration=args.iteration, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
@@ -422,7 +428,7 @@ def cmd_pe_variation(args) -> int:
     from privevo.pe.loop import variation_population_with_state
 
     params = _params(args)
-    images, labels = load_images(args.selected)
+    images, labels = load_images(args.selected, num_classes=_num_classes(params))
     selected = load_npz(args.selected)
     parent_ids, state = selected["parent_ids"], _api_state(args.selected)
     rows = _shard_rows(args, labels)
@@ -523,7 +529,7 @@ def cmd_audit(args) -> int:
 
     params = _params(args)
     sigma = load_json(args.calibration)["noise_multiplier"]
-    _, labels = load_images(args.candidates)
+    _, labels = load_images(args.candidates, num_classes=_num_classes(params))
     private, candidates = stand_in_sets(load_npy(args.lookahead), labels)
     result = run_audit(private, candidates, noise_multiplier=sigma, threshold=histogram_threshold(params, sigma),
                        delta=params["privacy"]["delta"], num_neighbours=params["pe"]["num_nearest_neighbours"],
@@ -587,7 +593,7 @@ def cmd_eval_fd_curve(args) -> int:
     reference = load_stats(args.reference)
     embedder = _embedder(params, fd_embedding_name(params))
     metric = _fd_metric_name(fd_embedding_name(params))
-    populations = [load_images(path) for path in args.populations]
+    populations = [load_images(path, num_classes=_num_classes(params)) for path in args.populations]
     # FD falls with N, so populations of different sizes (pe.api_schedule) are compared at the smallest one.
     per_class = min(int(np.bincount(labels).max()) for _, labels in populations)
     distances = {}
@@ -637,7 +643,7 @@ def cmd_eval_downstream(args) -> int:
     from privevo.reports.plots import save_downstream_curves
 
     params = _params(args)
-    train_images, train_labels = load_images(args.train)
+    train_images, train_labels = load_images(args.train, num_classes=_num_classes(params))
     groups = None if args.real else load_npz(args.train).get("group_ids")
     models = {}
     init_from = None
@@ -645,10 +651,10 @@ def cmd_eval_downstream(args) -> int:
         from privevo.models.io import load_classifier
 
         init_from = load_classifier(args.init_classifier)
-    result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test),
+    result, curves = downstream_accuracy(train_images, train_labels, *load_images(args.test, num_classes=_num_classes(params)),
                                          evaluation=params["evaluation"], real=args.real, groups=groups,
                                          on_model=lambda seed, model: models.__setitem__(seed, model),
-                                         init_from=init_from)
+                                         init_from=init_from, num_classes=_num_classes(params))
     if init_from is not None:
         result["trained_on"] += ", starting from the public-set CNN (public + PE)"
         result["init_classifier"] = str(args.init_classifier)
@@ -809,7 +815,7 @@ def cmd_robustness(args) -> int:
     settings, evaluation = params["robustness"], params["evaluation"]
     classifier_seed = None if args.method in ("dpsgd", "mix") else evaluation["classifier_seeds"][0]
     model = load_classifier(args.classifier, seed=classifier_seed)
-    test_images, test_labels = load_images(args.test)
+    test_images, test_labels = load_images(args.test, num_classes=_num_classes(params))
     if settings["max_test_samples"] is not None:
         test_images, test_labels = stratified_head(test_images, test_labels, settings["max_test_samples"])
     public, source_ids, source_names = load_public_set(args.public)

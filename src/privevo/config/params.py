@@ -13,7 +13,6 @@ import yaml
 from privevo.accountants.gdp import MAX_EPSILON
 from privevo.apis.base import check_degree
 from privevo.core.errors import ParamsError
-from privevo.core.classes import NUM_CLASSES
 
 # The package is installed editable from the repository, whose workflow/ holds the one schema.
 SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "params.schema.yaml"
@@ -218,10 +217,15 @@ def _check_semantics(params: dict) -> None:
     if params["evaluation"]["split"] == "validation" and not params["data"]["validation_size"]:
         raise ParamsError("params key evaluation.split: validation needs data.validation_size > 0 (images held out "
                           "of the private training set)")
+    if not params["data"]["labelled"] and params["data"]["private_set"] != "image_folder":
+        raise ParamsError(f"params key data.labelled: false needs data.private_set image_folder (a folder of images "
+                          f"with no class subfolders); {params['data']['private_set']} is labelled")
+    class_names = params_class_names(params)
     labels = params["model"]["class_labels"]
-    if labels is not None and len(labels) != NUM_CLASSES:
-        raise ParamsError(f"params key model.class_labels: one model class id per private class ({NUM_CLASSES}); "
-                          f"got {len(labels)}")
+    if labels is not None and len(labels) != len(class_names):
+        raise ParamsError(f"params key model.class_labels: one model class id per private class ({len(class_names)}: "
+                          f"{', '.join(class_names)}); got {len(labels)}")
+    _check_api_classes(params, class_names)
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
@@ -253,6 +257,28 @@ def _check_semantics(params: dict) -> None:
     if pe["release_degree"] is not None:
         check_degree(pe["release_degree"], pe["num_inference_steps"], where="pe.release_degree")
     check_memory(params)
+
+
+def _check_api_classes(params: dict, class_names: list[str]) -> None:
+    """Every API the run schedules must know the private set's classes: the garment simulator draws only its
+    garments, and a prompt map may name only classes the data has."""
+    if "simulator" in scheduled_apis(params):
+        from privevo.apis.simulator import garment_indices
+
+        garment_indices(class_names)
+    prompts = params["pe"]["prompts"]
+    if prompts is not None:
+        unknown = [name for name in prompts if name not in class_names]
+        if unknown:
+            raise ParamsError(f"params key pe.prompts: names class(es) {', '.join(map(repr, unknown))} that the "
+                              f"private set does not have; its classes are {', '.join(map(repr, class_names))}")
+
+
+def params_class_names(params: dict) -> list[str]:
+    """The private set's class names (public): from the data, never from code."""
+    from privevo.data.private import params_class_names as class_names_of
+
+    return class_names_of(params)
 
 
 def _check_registered_names(params: dict) -> None:
@@ -403,7 +429,7 @@ def estimate_peak_memory(params: dict) -> dict:
     """Bytes the largest PE step holds at once: the lookahead step keeps all k variations of the population
     as uint8 images and their float32 embeddings, plus the population itself."""
     pe = params["pe"]
-    population = max(population_sizes(params)) * NUM_CLASSES
+    population = max(population_sizes(params)) * len(params_class_names(params))
     k = max(pe["lookahead_degree"], 1)
     image_bytes = _MAX_IMAGE_BYTES
     embedding_bytes = 4 * _EMBEDDING_DIMS[params["embedding"]["name"]]

@@ -26,7 +26,6 @@ import math
 from privevo.apis import uses_foundation_model
 from privevo.apis.base import check_degree
 from privevo.config.params import api_of_iteration, population_sizes, scheduled_apis, variation_degrees
-from privevo.core.classes import NUM_CLASSES
 from privevo.pe.shards import shard_classes
 
 # Measured seconds per sampling image-step (one image through one DDIM step), keyed by what they were measured on.
@@ -61,6 +60,13 @@ _DEFAULT_UNET = {"source": "pretrain", "block_out_channels": [16, 32, 64], "laye
 PROJECTED_DEVICES = (1, 8)
 
 
+def _num_classes(params: dict) -> int:
+    """K, the PE populations of a run: the private set's classes (read from the data), 1 for unlabelled data."""
+    from privevo.config.params import params_class_names
+
+    return len(params_class_names(params))
+
+
 def _unet_batches(images_per_call: int, steps: int, batch_size: int, calls: int) -> int:
     return calls * math.ceil(images_per_call / batch_size) * steps if steps else 0
 
@@ -69,7 +75,7 @@ def _embed_batches(params: dict, candidates_per_class: int, images_per_candidate
     """Embedder batches of one lookahead job set: one ``embed`` call per class shard."""
     pe, batch_size = params["pe"], params["embedding"]["batch_size"]
     shards = pe["shards"]
-    per_shard = [len(shard_classes(s, shards, NUM_CLASSES)) * candidates_per_class * images_per_candidate
+    per_shard = [len(shard_classes(s, shards, _num_classes(params))) * candidates_per_class * images_per_candidate
                  for s in range(shards)]
     return sum(math.ceil(n / batch_size) for n in per_shard)
 
@@ -81,12 +87,12 @@ def _row(params: dict, *, step: str, iteration: int, kind: str, degree: float, i
     steps = check_degree(degree, pe["num_inference_steps"], where=f"{step} degree")
     if not uses_foundation_model(api_of_iteration(params, iteration if api_iteration is None else api_iteration)):
         steps = 0  # a model-free API (the simulator) draws without any UNet step
-    images = images_per_class * NUM_CLASSES
-    embedded = candidates_per_class * NUM_CLASSES * embedded_per_candidate
+    images = images_per_class * _num_classes(params)
+    embedded = candidates_per_class * _num_classes(params) * embedded_per_candidate
     return {
         "step": step, "iteration": iteration, "kind": kind, "degree": degree, "steps_per_image": steps,
-        "calls": NUM_CLASSES if steps and images_per_class else 0, "images": images, "image_steps": images * steps,
-        "unet_batches": _unet_batches(images_per_class, steps, pe["batch_size"], NUM_CLASSES),
+        "calls": _num_classes(params) if steps and images_per_class else 0, "images": images, "image_steps": images * steps,
+        "unet_batches": _unet_batches(images_per_class, steps, pe["batch_size"], _num_classes(params)),
         "embedder_images": embedded,
         "embedder_batches": (_embed_batches(params, candidates_per_class, embedded_per_candidate)
                              if embedded_per_candidate else 0),
@@ -126,7 +132,7 @@ def plan_run(params: dict) -> dict:
                for kind in ("random", "variation", "lookahead")}
     totals = {key: sum(row[key] for row in steps) for key in counted}
     settings = {
-        "classes": NUM_CLASSES, "num_samples_per_class": n, "population_sizes": sizes, "num_iterations": num_iterations,
+        "classes": _num_classes(params), "num_samples_per_class": n, "population_sizes": sizes, "num_iterations": num_iterations,
         "lookahead_degree": k, "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
         "variation_degrees": degrees,
         "unet_batch_size": pe["batch_size"], "embedder": params["embedding"]["name"],

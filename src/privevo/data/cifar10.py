@@ -19,7 +19,10 @@ CIFAR10_TEST_BATCH = "test_batch"
 CIFAR10_META = "batches.meta"
 CIFAR10_FILES = (*CIFAR10_TRAIN_BATCHES, CIFAR10_TEST_BATCH, CIFAR10_META)
 CIFAR10_IMAGE_SHAPE = (32, 32, 3)
-CIFAR10_NUM_CLASSES = 10
+# The data set declares its classes (batches.meta's label_names, in label order), so a run can be planned before
+# the files are there.
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+CIFAR10_NUM_CLASSES = len(CIFAR10_CLASSES)
 CIFAR10_EXPECTED_COUNTS = {"train": 50_000, "test": 10_000}
 CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 

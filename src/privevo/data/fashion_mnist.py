@@ -8,11 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from privevo.core.classes import NUM_CLASSES
 from privevo.data.checks import DataSourceError, check_image_set
 from privevo.data.idx import read_idx
 
 logger = logging.getLogger(__name__)
+
+# The data set declares its own classes (label k is the k-th name); nothing else in privevo assumes them.
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
 
 FASHION_MNIST_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -90,7 +94,7 @@ def load_fashion_mnist(source_dir: str | os.PathLike | None = None) -> dict[str,
         labels = read_idx(label_path)
         check_image_set(
             images, labels, name=f"Fashion-MNIST {split} ({directory}: {image_path.name}, {label_path.name})",
-            num_classes=NUM_CLASSES,
+            num_classes=len(FASHION_MNIST_CLASSES),
         )
         labels = labels.astype(np.int64)
         if images.shape[0] != FASHION_MNIST_EXPECTED_COUNTS[split]:

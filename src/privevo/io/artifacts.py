@@ -12,7 +12,6 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from privevo.core.classes import NUM_CLASSES
 from privevo.io.images import ArtifactError, check_images, check_labels
 
 
@@ -53,11 +52,12 @@ def save_images(path: str | os.PathLike, images: np.ndarray, labels: np.ndarray 
         np.savez_compressed(tmp, **arrays)
 
 
-def load_images(path: str | os.PathLike, *, num_classes: int | None = NUM_CLASSES
+def load_images(path: str | os.PathLike, *, num_classes: int | None = None
                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Read ``(images, labels)`` written by :func:`save_images` (labels may be ``None``).
 
-    Labels are checked against ``num_classes`` (None: any non-negative integer, e.g. public source ids).
+    Labels are checked against ``num_classes`` where given (None: any non-negative integer; the class count
+    comes from the data, never from code).
     """
     path = Path(path)
     if not path.exists():

@@ -30,7 +30,6 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from privevo.core.classes import NUM_CLASSES
 from privevo.core.seeding import rng, torch_seed
 from privevo.core.timing import model_time
 from privevo.io.images import check_images, check_labels
@@ -63,7 +62,7 @@ class SmallCNN(nn.Module):
     Works for any input size >= 8x8 and 1 or 3 channels (an adaptive pool before the dense layers).
     """
 
-    def __init__(self, in_channels: int = 1, num_classes: int = NUM_CLASSES, input_hw: tuple[int, int] = (28, 28)):
+    def __init__(self, in_channels: int, num_classes: int, input_hw: tuple[int, int] = (28, 28)):
         super().__init__()
         self.input_shape = (int(input_hw[0]), int(input_hw[1]), int(in_channels))  # H, W, C
         self.num_classes = int(num_classes)
@@ -199,7 +198,7 @@ def predict_proba(model: SmallCNN, images: np.ndarray, batch_size: int = 512) ->
 def evaluate(model: SmallCNN, images: np.ndarray, labels: np.ndarray, batch_size: int = 512) -> dict[str, Any]:
     """Accuracy, mean negative log-likelihood, Brier score and per-class accuracy on labelled images."""
     images = _check_model_input(model, images, "images")
-    num_classes = getattr(model, "num_classes", NUM_CLASSES)
+    num_classes = model.num_classes
     labels = check_labels(np.asarray(labels), num_images=images.shape[0], num_classes=num_classes, name="labels")
     logits = _logits(model, _to_tensor(images), batch_size).double()
     y = torch.from_numpy(labels)
@@ -238,7 +237,7 @@ def train_classifier(
     augment: bool = False,
     hflip: bool = False,
     max_shift: int = MAX_SHIFT,
-    num_classes: int = NUM_CLASSES,
+    num_classes: int | None = None,
     progress: bool | None = None,
     groups: np.ndarray | None = None,
     init_from: SmallCNN | None = None,
@@ -264,6 +263,8 @@ def train_classifier(
     images = _check_input_images(train_images, "train_images")
     labels = check_labels(np.asarray(train_labels), num_images=images.shape[0], num_classes=num_classes,
                           name="train_labels")
+    # None: the classes the labels show (give the data's class count where a class may have no example).
+    num_classes = int(labels.max()) + 1 if num_classes is None else int(num_classes)
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     if batch_size < 1:
@@ -371,8 +372,10 @@ def run_downstream(
         raise ValueError(f"seeds must be distinct, got {seeds}")
     train_images = _check_input_images(train_images, "train_images")
     test_images = _check_input_images(test_images, "test_images", train_images.shape[1:])
-    num_classes = train_kwargs.get("num_classes", NUM_CLASSES)
-    check_labels(np.asarray(test_labels), num_images=test_images.shape[0], num_classes=num_classes, name="test_labels")
+    check_labels(np.asarray(test_labels), num_images=test_images.shape[0], num_classes=train_kwargs.get("num_classes"),
+                 name="test_labels")
+    # The classes of the training and test labels together unless given: a CNN with a class no training image has.
+    train_kwargs.setdefault("num_classes", int(max(np.max(train_labels), np.max(test_labels))) + 1)
 
     accuracies, nlls, histories, selected, seconds = [], [], {}, {}, []
     for seed in seeds:

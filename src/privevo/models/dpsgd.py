@@ -45,7 +45,6 @@ from privevo.accountants.dpsgd import (
     compose_epsilon,
     epsilon_for,
 )
-from privevo.core.classes import NUM_CLASSES
 from privevo.core.seeding import torch_seed
 from privevo.core.timing import model_time
 from privevo.io.images import check_labels
@@ -125,7 +124,7 @@ def train_dpsgd(
     poisson_sampling: bool = True,
     optimizer: str = DEFAULT_OPTIMIZER,
     momentum: float = DEFAULT_MOMENTUM,
-    num_classes: int = NUM_CLASSES,
+    num_classes: int | None = None,
     progress: bool | None = None,
     initial_model: SmallCNN | None = None,
     prior_events: Sequence[dict] = (),
@@ -165,6 +164,8 @@ def train_dpsgd(
     images = _check_input_images(train_images, "train_images")
     labels = check_labels(np.asarray(train_labels), num_images=images.shape[0], num_classes=num_classes,
                           name="train_labels")
+    # None: the classes the labels show (give the data's class count where a class may have no example).
+    num_classes = int(labels.max()) + 1 if num_classes is None else int(num_classes)
     n = int(images.shape[0])
     epochs = _check_int("epochs", epochs)
     expected_batch_size = _check_int("expected_batch_size", expected_batch_size)
