@@ -25,6 +25,7 @@ rule eval_reference_stats:
 rule eval_fd_curve:
     input:
         reference=lambda w: layout_of("run")(w).reference_stats,
+        private=lambda w: layout_of("run")(w).fd_private_embeddings,
         populations=lambda w: layout_of("run")(w).populations(),
     output:
         table=P.fd_curve,
@@ -41,7 +42,7 @@ rule eval_fd_curve:
         P.eval_dir + "/logs/eval_fd_curve.log",
     shell:
         "{PRIVEVO} --threads {threads} eval-fd-curve {PARAMS} {params.run} --reference {input.reference} "
-        "--populations {input.populations} --out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
+        "--private-embeddings {input.private} --populations {input.populations} --out-csv {output.table} --out-png {output.plot} > {log} 2>&1"
 
 
 # Inception runs only: privevo's FID next to clean-fid's compute_fid on the same images, against the private

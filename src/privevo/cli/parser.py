@@ -180,6 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True)
     p = step("eval-fd-curve", commands.cmd_eval_fd_curve, "Frechet distance of every population S_0..S_T (evaluation)")
     p.add_argument("--reference", required=True)
+    p.add_argument("--private-embeddings", help="the private training set's features in the FD's space: adds "
+                   "precision, recall, density and coverage (prdc) of every population")
     p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-png", required=True)

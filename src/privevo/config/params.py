@@ -266,12 +266,10 @@ def _check_api_classes(params: dict, class_names: list[str]) -> None:
         from privevo.apis.simulator import garment_indices
 
         garment_indices(class_names)
-    prompts = params["pe"]["prompts"]
-    if prompts is not None:
-        unknown = [name for name in prompts if name not in class_names]
-        if unknown:
-            raise ParamsError(f"params key pe.prompts: names class(es) {', '.join(map(repr, unknown))} that the "
-                              f"private set does not have; its classes are {', '.join(map(repr, class_names))}")
+    if params["pe"]["prompts"] is not None:
+        from privevo.apis.text_to_image import check_prompts
+
+        check_prompts(params["pe"]["prompts"], class_names)
 
 
 def params_class_names(params: dict) -> list[str]:

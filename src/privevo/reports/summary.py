@@ -7,7 +7,13 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
                 cleanfid_check: dict | None = None) -> dict:
     """metrics.json of a run: the privacy triple, FD and accuracy (the last two read private data), and with
     Inception features the clean-fid cross-check (both FIDs where clean-fid imports, else why it was skipped)."""
-    overall = fd_curve[fd_curve["class"] == "all"].sort_values("iteration")
+    from privevo.evaluation.precision_recall import PRDC_METRICS
+
+    everything = fd_curve[fd_curve["class"] == "all"]
+    overall = everything[~everything["metric"].isin(PRDC_METRICS)].sort_values("iteration")
+    final = everything[everything["iteration"] == everything["iteration"].max()]
+    coverage = {f"{name}_final": float(final.loc[final["metric"] == name, "value"].iloc[0])
+                for name in PRDC_METRICS if (final["metric"] == name).any()}
     metrics = {
         "epsilon": privacy["epsilon"],
         "delta": privacy["delta"],
@@ -25,6 +31,7 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
         "evaluated_on": downstream.get("evaluated_on", "test split"),
         "real_data_accuracy_mean": real["accuracy_mean"],
         "real_data_accuracy_std": real["accuracy_std"],
+        **coverage,  # precision/recall/density/coverage of S_T (prdc, the FD's features)
         "num_synthetic": privacy["num_synthetic"],
         "run": run,
         "seed": privacy["seed"],
@@ -45,7 +52,7 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
 
 
 SUMMARY_COLUMNS = ["run", "seed", "epsilon", "delta", "noise_multiplier", "num_iterations", "accountant", "is_dp_release",
-                   "fd_metric", "fd_initial", "fd_final", "accuracy_mean", "accuracy_std", "accuracy_seeds",
+                   "fd_metric", "fd_initial", "fd_final", "precision_final", "recall_final", "accuracy_mean", "accuracy_std", "accuracy_seeds",
                    "real_data_accuracy_mean", "num_synthetic"]
 
 
