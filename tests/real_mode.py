@@ -53,15 +53,16 @@ def write_cifar10_batches(folder: Path, *, per_batch: int = 60, test_count: int 
     return directory
 
 
-def write_image_folder(root: Path, *, per_class: dict[str, int] = None, shape=(20, 24, 1)) -> Path:
+def write_image_folder(root: Path, *, per_class: dict[str, int] = None, shape=(20, 24, 1),
+                       class_names=CLASS_NAMES) -> Path:
     """root/{train,test}/<class name>/*.png of class_images (grey when shape has 1 channel)."""
     from PIL import Image
 
     per_class = per_class or {"train": 3, "test": 2}
     for split, count in per_class.items():
-        labels = np.repeat(np.arange(10), count)
+        labels = np.repeat(np.arange(len(class_names)), count)
         for i, (image, c) in enumerate(zip(class_images(labels, shape, seed=len(split)), labels)):
-            folder = root / split / CLASS_NAMES[c]
+            folder = root / split / class_names[c]
             folder.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image[..., 0] if shape[2] == 1 else image).save(folder / f"{i:04d}.png")
     return root

@@ -518,6 +518,9 @@ def _compute_record(params: dict, *, model_dir: str | None = None) -> dict:
     if params["pe"]["api"] == "diffusion" and model_dir:
         record["images"] = resize_record(model_image_shape(model_dir), params_image_shape(params),
                                          params["model"]["resize_method"])
+    elif params["pe"]["api"] == "text_to_image" and model_dir:
+        # Resolutions, resize, prompts per class, guidance, scheduler and the weights' hash.
+        record["images"] = _api(params, argparse.Namespace(model=model_dir), iteration=0).describe()
     return record
 
 

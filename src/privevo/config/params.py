@@ -266,10 +266,25 @@ def _check_api_classes(params: dict, class_names: list[str]) -> None:
         from privevo.apis.simulator import garment_indices
 
         garment_indices(class_names)
+    if "text_to_image" in scheduled_apis(params):
+        _check_text_to_image_model(params)
     if params["pe"]["prompts"] is not None:
         from privevo.apis.text_to_image import check_prompts
 
         check_prompts(params["pe"]["prompts"], class_names)
+
+
+def _check_text_to_image_model(params: dict) -> None:
+    """pe.api text_to_image draws from a local pipeline folder: say so before any job, without loading it."""
+    model = params["model"]
+    if model["source"] != "local":
+        raise ParamsError("params key model.source: pe.api text_to_image needs a local diffusers text-to-image "
+                          "pipeline: set model.source local and model.local_path to its folder")
+    folder = Path(model["local_path"]).expanduser()
+    if not (folder / "model_index.json").is_file():
+        raise ParamsError(f"params key model.local_path: {folder} is not a diffusers pipeline folder (no "
+                          "model_index.json); pe.api text_to_image needs one saved with save_pretrained (unet/, "
+                          "vae/, text_encoder/, tokenizer/, scheduler/)")
 
 
 def params_class_names(params: dict) -> list[str]:

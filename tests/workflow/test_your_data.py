@@ -1,0 +1,92 @@
+"""Your data, your model (issue 31): a private set whose classes are not Fashion-MNIST's runs the whole workflow
+through a local DDPM and through a local text-to-image pipeline; APIs that do not know the classes refuse them."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from privevo.config.layout import Layout
+from privevo.io.artifacts import load_images, load_json
+from privevo.models.io import load_classifier
+
+from conftest import ROOT, snakemake, write_params
+from real_mode import write_image_folder, write_tiny_model
+from tiny_text_to_image import build_tiny_pipeline
+
+pytestmark = pytest.mark.slow
+
+CLASSES = ["bags", "boots", "trousers"]  # sorted: the folders' order is the label order
+
+
+def your_data_params(base, *, api: str, model_dir):
+    """The smoke settings cut to one iteration on a 3-class image folder of 28x28 grey PNGs."""
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params["paths"] = {"data_dir": str(base / "data"), "results_dir": str(base / "results")}
+    params["data"].update(private_set="image_folder", private_dir=str(base / "private"), augmented_count=1000,
+                          shapes_count=300)
+    params["model"].update(source="local", local_path=str(model_dir))
+    params["pe"].update(api=api, api_schedule=[], num_samples_per_class=6, num_iterations=1, variation_degrees=[0.6],
+                        num_inference_steps=4, release_size=8, lookahead_degree=1, num_nearest_neighbours=2,
+                        histogram_threshold=0.0)
+    params["audit"].update(num_trials=100, max_private=60)
+    params["robustness"]["enabled"] = params["mixing"]["enabled"] = params["mixing"]["public_pe"] = False
+    params["dpsgd"].update(enabled=True, epochs=1, expected_batch_size=16, physical_batch_size=16)
+    params["evaluation"].update(classifier_seeds=[0], classifier_epochs=1, real_epochs=1)
+    return params
+
+
+@pytest.mark.parametrize("api", ["diffusion", "text_to_image"])
+def test_a_three_class_image_folder_runs_the_workflow(tmp_path, api):
+    write_image_folder(tmp_path / "private", per_class={"train": 12, "test": 6}, shape=(28, 28, 1),
+                       class_names=CLASSES)
+    if api == "diffusion":
+        model_dir = write_tiny_model(tmp_path / "tiny32", size=32, channels=3)
+    else:
+        model_dir = build_tiny_pipeline(tmp_path / "tiny-t2i")
+    params = your_data_params(tmp_path, api=api, model_dir=model_dir)
+    if api == "text_to_image":
+        params["pe"]["prompts"] = {"boots": ["a boot", "an ankle boot"]}  # the others: their class names
+        params["text_to_image"] = {"guidance_scale": 2.0, "resolution": None}
+    layout = Layout(params)
+    proc = snakemake("--printshellcmds", layout.metrics, layout.privacy_report,
+                     params_file=write_params(tmp_path / "params.yaml", params), check=False, workdir=tmp_path)
+    logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted(tmp_path.rglob("*.log"))[:40])
+    assert proc.returncode == 0, proc.stderr[-4000:] + logs
+    images, labels = load_images(layout.synthetic)
+    assert images.shape == (24, 28, 28, 1) and np.bincount(labels).tolist() == [8, 8, 8]
+    privacy = load_json(layout.privacy_report)
+    assert privacy["public"]["class_set"] == CLASSES
+    metrics = load_json(layout.metrics)
+    assert 0.0 <= metrics["accuracy_mean"] <= 1.0
+    assert {"precision_final", "recall_final"} <= set(metrics)
+    classifiers = sorted(tmp_path.rglob("classifiers.safetensors"))
+    assert classifiers and all(load_classifier(path, seed=0).num_classes == 3 for path in classifiers)
+    if api == "text_to_image":
+        record = privacy["compute"]["images"]
+        assert record["prompts"] == {"bags": ["bags"], "boots": ["a boot", "an ankle boot"], "trousers": ["trousers"]}
+        assert len(record["weights_sha256"]) == 64 and record["model_image_shape"][:2] == [16, 16]
+
+
+def validate(tmp_path, params) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "privevo", "validate-params", "--params",
+                           str(write_params(tmp_path / "params.yaml", params))], capture_output=True, text=True)
+
+
+def test_apis_that_do_not_know_the_classes_refuse_them_in_one_line(tmp_path):
+    write_image_folder(tmp_path / "private", per_class={"train": 2, "test": 1}, shape=(28, 28, 1),
+                       class_names=CLASSES)
+    params = your_data_params(tmp_path, api="simulator", model_dir=tmp_path)
+    params["model"]["source"] = "pretrain"
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and "no garments for class(es) 'bags', 'boots', 'trousers'" in proc.stderr
+    assert "use pe.api diffusion" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    params = your_data_params(tmp_path, api="text_to_image", model_dir=tmp_path / "nothing")
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and "is not a diffusers pipeline folder" in proc.stderr
+    params = your_data_params(tmp_path, api="diffusion", model_dir=tmp_path)
+    params["pe"]["prompts"] = {"sandals": ["a sandal"]}
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and "'sandals'" in proc.stderr and "'bags', 'boots', 'trousers'" in proc.stderr
