@@ -53,9 +53,10 @@ rule all:
         [run.layout.metrics for run in SWEEP.runs],
         [run.layout.iteration_dir(t) + "/histogram.png" for run in SWEEP.runs for t in range(1, run.layout.num_iterations + 1)],
         [run.layout.model_record for run in SWEEP.runs],
-        P.latest_privacy_report,
+        # unlabelled data (data.labelled false): no accuracies, so no comparison and no latest/ (which carries both)
+        [P.latest_privacy_report] if LABELLED else [],
         P.summary_csv,
-        P.comparison_csv,
+        [P.comparison_csv] if LABELLED else [],
         P.ledger_json,
         [L.robustness_csv] if ROBUSTNESS_ENABLED else [],
 

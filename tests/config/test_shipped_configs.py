@@ -41,4 +41,4 @@ def test_shipped_params_file_validates(path, tmp_path, monkeypatch):
         monkeypatch.chdir(tmp_path)
         write_what_it_names(raw, tmp_path)
     params = load_params(path)
-    assert params["pe"]["num_iterations"] >= 1
+    assert params["pe"]["num_iterations"] >= 1 and isinstance(params["pe"]["by_epsilon"], list)

@@ -35,5 +35,7 @@ def test_subsampling_is_seeded_and_bad_shapes_fail():
     assert a == b
     with pytest.raises(ValueError, match="one width"):
         precision_recall(real, fake[:, :3])
-    with pytest.raises(ValueError, match="more than 5 rows"):
-        precision_recall(real, fake[:5])
+    with pytest.raises(ValueError, match="at least 3 rows"):
+        precision_recall(real, fake[:2])
+    small = precision_recall(real, fake[:6], nearest_k=5)  # k drops to 4: prdc's k-th neighbour counts the row
+    assert set(small) == set(PRDC_METRICS)

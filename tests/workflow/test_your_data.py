@@ -90,3 +90,45 @@ def test_apis_that_do_not_know_the_classes_refuse_them_in_one_line(tmp_path):
     params["pe"]["prompts"] = {"sandals": ["a sandal"]}
     proc = validate(tmp_path, params)
     assert proc.returncode == 2 and "'sandals'" in proc.stderr and "'bags', 'boots', 'trousers'" in proc.stderr
+
+
+def test_an_unlabelled_image_folder_runs_as_one_population(tmp_path):
+    """data.labelled false (the paper's Algorithm 4): one flat folder of PNGs runs PE as one population; FD and
+    precision/recall are measured, the classifier steps are skipped and metrics.json says why."""
+    from PIL import Image
+
+    from real_mode import class_images
+
+    folder = tmp_path / "private"
+    folder.mkdir()
+    for index, image in enumerate(class_images(np.arange(30) % 3, (28, 28, 1))):
+        Image.fromarray(image[..., 0]).save(folder / f"{index:03d}.png")
+    model_dir = write_tiny_model(tmp_path / "tiny32", size=32, channels=3)
+    params = your_data_params(tmp_path, api="diffusion", model_dir=model_dir)
+    params["data"]["labelled"] = False
+    params["dpsgd"]["enabled"] = False
+    # prdc's k = 5 neighbours need more than k + 1 rows in every population of the one class
+    params["pe"].update(num_samples_per_class=8, release_size=10)
+    layout = Layout(params)
+    proc = snakemake("--printshellcmds", layout.metrics, layout.privacy_report,
+                     params_file=write_params(tmp_path / "params.yaml", params), check=False, workdir=tmp_path)
+    logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted(tmp_path.rglob("*.log"))[:40])
+    assert proc.returncode == 0, proc.stderr[-4000:] + logs
+    images, labels = load_images(layout.synthetic)
+    assert images.shape == (10, 28, 28, 1) and set(labels.tolist()) == {0}
+    privacy = load_json(layout.privacy_report)
+    assert privacy["public"]["class_set"] == ["all images"] and "one population" in privacy["public"]["unlabelled"]
+    assert "audit" not in privacy
+    metrics = load_json(layout.metrics)
+    assert metrics["downstream"] == "skipped: unlabelled data has no classes to classify (data.labelled false)"
+    assert metrics["accuracy_mean"] is None and metrics["real_data_accuracy_mean"] is None
+    assert np.isfinite(metrics["fd_final"]) and {"precision_final", "recall_final"} <= set(metrics)
+    assert not list(tmp_path.rglob("private_test.npz")) and not list(tmp_path.rglob("downstream.json"))
+    manifest = load_json(layout.data_manifest)
+    assert manifest["private_train"]["per_class"] == {"all images": 30} and not manifest["labelled"]
+    # The whole DAG (rule all) builds without the classifier, comparison and latest/ rules.
+    dry = snakemake("-n", params_file=tmp_path / "params.yaml", check=False, workdir=tmp_path)
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    params["dpsgd"]["enabled"] = True
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and "params key dpsgd.enabled: must be false with data.labelled false" in proc.stderr

@@ -41,6 +41,10 @@ HEAVY_THREADS = 8
 # The downstream CNN (eval-downstream, public-classifier, dpsgd, robustness) trains on the CPU, so its
 # rules declare none; tests/workflow/test_gpu_resources.py keeps the two lists in step.
 GPU = 1 if config["device"] == "cuda" else 0
+# data.labelled false: one population, no classes and no test split (the paper's Algorithm 4). Params validation
+# refuses the classifier baselines (DP-SGD, mixing, public + PE, robustness); the rules below drop private_test,
+# the downstream CNNs, the comparison, latest/ and the audit (it needs other classes as stand-ins).
+LABELLED = config["data"]["labelled"]
 
 
 def run_of(family):

@@ -1,11 +1,12 @@
 # Data: the private set (Fashion-MNIST) and the public pretraining set, as uint8 NHWC .npz.
 # Reads:  the Fashion-MNIST IDX files (data.fashion_mnist_dir), the public sources (installed packages)
 # Writes: data/prepared/<data key>/{private_train, private_validation, private_test, public}.npz, data_manifest.json (labelled PRIVATE)
+#         (data.labelled false: no private_test.npz; an unlabelled folder has no test split)
 rule prepare_data:
     output:
         private_train=P.private_train,
         private_validation=P.private_validation,
-        private_test=P.private_test,
+        **({"private_test": P.private_test} if LABELLED else {}),  # unlabelled data has no test split
         public=P.public,
         manifest=P.data_manifest,
     params:

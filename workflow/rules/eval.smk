@@ -197,12 +197,13 @@ rule eval_metrics:
     input:
         privacy=P.privacy_report,
         fd_curve=P.fd_curve,
-        downstream=P.downstream,
-        real=lambda w: layout_of("run")(w).real_downstream,
+        downstream=[P.downstream] if LABELLED else [],  # unlabelled data trains no classifier
+        real=(lambda w: layout_of("run")(w).real_downstream) if LABELLED else [],
         cleanfid=[P.cleanfid_check] if CLEANFID_CHECK else [],
     output:
         metrics=P.metrics,
     params:
+        downstream=lambda w, input: f"--downstream {input.downstream} --real {input.real}" if input.downstream else "",
         cleanfid=lambda w, input: f"--cleanfid-check {input.cleanfid}" if input.cleanfid else "",
     resources:
         mem_mb=1000,
@@ -210,5 +211,5 @@ rule eval_metrics:
     log:
         P.eval_dir + "/logs/eval_metrics.log",
     shell:
-        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} --downstream {input.downstream} "
-        "--real {input.real} {params.cleanfid} --run {wildcards.run} --out {output.metrics} > {log} 2>&1"
+        "{PRIVEVO} eval-metrics --privacy {input.privacy} --fd-curve {input.fd_curve} {params.downstream} "
+        "{params.cleanfid} --run {wildcards.run} --out {output.metrics} > {log} 2>&1"

@@ -156,7 +156,7 @@ rule pe_release:
         model=lambda w: layout_of("run")(w).api_inputs,
         final=lambda w: layout_of("run")(w).candidates(layout_of("run")(w).num_iterations),
         calibration=RUN + "/calibration.json",
-        audit=lambda w: layout_of("run")(w).audit,
+        audit=lambda w: layout_of("run")(w).audit if LABELLED else [],  # the audit's stand-ins are other classes
     output:
         synthetic=P.synthetic,
         grid=report(P.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
@@ -166,6 +166,7 @@ rule pe_release:
         run=overrides("run"),
         model=lambda w: layout_of("run")(w).model_dir,
         public=public_option("run"),
+        audit=lambda w, input: f"--audit {input.audit}" if input.audit else "",
     threads: HEAVY_THREADS
     resources:
         mem_mb=2000,
@@ -176,4 +177,4 @@ rule pe_release:
     shell:
         "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} {params.public} "
         "--final {input.final} --calibration {input.calibration} "
-        "--audit {input.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"
+        "{params.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

@@ -150,6 +150,7 @@ def cmd_prepare_data(args) -> int:
         shapes_count=data["shapes_count"],
         max_private_samples=data["max_private_samples"],
         validation_size=data["validation_size"],
+        labelled=data["labelled"],
     )
     logger.info("prepared data: %s", json.dumps({k: v for k, v in manifest.items() if k.startswith("num")}))
     return 0
@@ -741,7 +742,10 @@ def cmd_eval_metrics(args) -> int:
     from privevo.io.artifacts import load_json, save_json
     from privevo.reports.summary import run_metrics
 
-    metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream), real=load_json(args.real),
+    if (args.downstream is None) != (args.real is None):
+        raise SystemExit("privevo eval-metrics: give --downstream and --real together, or neither (unlabelled data)")
+    metrics = run_metrics(load_json(args.privacy), downstream=load_json(args.downstream) if args.downstream else None,
+                          real=load_json(args.real) if args.real else None,
                           fd_curve=pd.read_csv(args.fd_curve), run=args.run or str(Path(args.privacy).parent),
                           cleanfid_check=load_json(args.cleanfid_check) if args.cleanfid_check else None)
     save_json(args.out, metrics)

@@ -233,8 +233,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = step("eval-metrics", commands.cmd_eval_metrics, "collect the final scalars of a run into metrics.json", params=False)
     p.add_argument("--privacy", required=True)
     p.add_argument("--fd-curve", required=True)
-    p.add_argument("--downstream", required=True)
-    p.add_argument("--real", required=True)
+    p.add_argument("--downstream", help="downstream.json of the run; leave out (with --real) for unlabelled data, "
+                   "which trains no classifier")
+    p.add_argument("--real", help="downstream.json of the CNN trained on real data; leave out with --downstream")
     p.add_argument("--run", help="the run's key (default: the privacy report's folder)")
     p.add_argument("--cleanfid-check", help="cleanfid_check.json of the run (Inception runs): both FIDs go in")
     p.add_argument("--out", required=True)

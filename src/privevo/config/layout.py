@@ -30,7 +30,7 @@ from privevo.config.params import (api_of_iteration, degree_of_iteration, fd_emb
 
 HASH_LENGTH = 8
 # pe.api values whose own params section (same name) changes what they draw, so it enters the base and run keys.
-API_SECTIONS = ("simulator", "retrieval")
+API_SECTIONS = ("simulator", "retrieval", "text_to_image")
 
 
 def settings_hash(settings) -> str:
@@ -212,7 +212,8 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     the unapplied params (a pe.by_epsilon entry may give it other pe settings); None names it from this run's hash.
     """
     seed = int(params["seed"])
-    data_settings = {"data": params["data"], "seed": model_seed}
+    data = without_neutral(params["data"], labelled=True)
+    data_settings = {"data": data, "seed": model_seed}
     data_key = f"s{model_seed}-{settings_hash(data_settings)}"
     model = params["model"]
     if model["source"] == "pretrain":
@@ -233,7 +234,8 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
                "lookahead_degree": pe["lookahead_degree"],
                "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
-               **output_image_settings(params)}
+               **output_image_settings(params), **without_neutral(_pick(pe, "prompts", "prompt"), prompts=None,
+                                                                     prompt=None)}
     # An API's own section changes what it draws (the simulator's variation scale decides S_0's lookahead).
     api_sections = {name: params.get(name) for name in scheduled_apis(params) if name in API_SECTIONS}
     first_variation_api = api_of_iteration(params, 1)
@@ -249,14 +251,16 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     # pe.by_epsilon is left out: the params are resolved at this run's epsilon, so pe.* holds what it uses, and
     # an entry for another epsilon must not move this run's folder.
     # A null histogram_threshold_reference_epsilon leaves the folder where it was before the setting existed.
-    run_settings = {"pe": _without(pe, "batch_size", "nn_backend", "shards", "by_epsilon",
+    # So do settings added later at their neutral values (labelled data, no prompts).
+    run_settings = {"pe": _without(without_neutral(pe, prompts=None, prompt=None),
+                                   "batch_size", "nn_backend", "shards", "by_epsilon",
                                    *([] if pe["api_schedule"] else ["api_schedule"]),
                                    *([] if pe["histogram_threshold_reference_epsilon"] is not None
                                      else ["histogram_threshold_reference_epsilon"])),
                     "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
-                    "embedding": embedding_settings["embedding"], "data": params["data"],
+                    "embedding": embedding_settings["embedding"], "data": data,
                     **api_sections}
     run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
     # fd_embedding enters through its key, and only where it differs, so the key of a null (or same-name)
@@ -298,6 +302,12 @@ def output_image_settings(params: dict) -> dict:
     data = params["data"]
     return {"private_set": data["private_set"], "private_dir": data["private_dir"],
             "resize_method": params["model"]["resize_method"], "class_labels": params["model"]["class_labels"]}
+
+
+def without_neutral(section: dict, **neutral) -> dict:
+    """``section`` without the keys that hold their neutral value, so a setting added later leaves the folders of
+    runs made before it (which behaved as its neutral value) where they were."""
+    return {key: value for key, value in section.items() if not (key in neutral and value == neutral[key])}
 
 
 def _pick(section: dict, *keys: str) -> dict:
@@ -361,7 +371,8 @@ def _rule_settings(params: dict, rule_name: str):
     pe, model, emb = params["pe"], params["model"], params["embedding"]
     sampler = {**_pick(pe, "num_inference_steps", "sampler"), "mixed_precision": model["mixed_precision"],
                "seed": params["seed"],
-               **output_image_settings(params)}
+               **output_image_settings(params), **without_neutral(_pick(pe, "prompts", "prompt"), prompts=None,
+                                                                     prompt=None)}
     embedding = _pick(emb, "name", "resolution", "inception_path")
     fixed = {
         "prepare_data": {"seed": params["seed"], **params["data"]},

@@ -220,6 +220,18 @@ def _check_semantics(params: dict) -> None:
     if not params["data"]["labelled"] and params["data"]["private_set"] != "image_folder":
         raise ParamsError(f"params key data.labelled: false needs data.private_set image_folder (a folder of images "
                           f"with no class subfolders); {params['data']['private_set']} is labelled")
+    if not params["data"]["labelled"]:
+        # Unlabelled data has no classes to classify and no test split: the steps that train or test a classifier
+        # (DP-SGD, PE + DP-SGD, public + PE, robustness) cannot run, so their switches must be off.
+        for key, on in (("dpsgd.enabled", params["dpsgd"]["enabled"]), ("mixing.enabled", params["mixing"]["enabled"]),
+                        ("mixing.public_pe", params["mixing"]["public_pe"]),
+                        ("robustness.enabled", params["robustness"]["enabled"])):
+            if on:
+                raise ParamsError(f"params key {key}: must be false with data.labelled false (unlabelled data has no "
+                                  f"classes to classify and no test split)")
+        if params["evaluation"]["split"] == "validation":
+            raise ParamsError("params key evaluation.split: validation measures the downstream classifier, which "
+                              "unlabelled data (data.labelled false) does not train; use test")
     class_names = params_class_names(params)
     labels = params["model"]["class_labels"]
     if labels is not None and len(labels) != len(class_names):

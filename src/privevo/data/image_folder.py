@@ -1,4 +1,5 @@
-"""Loading a folder of class subfolders of PNGs (``root/<class name>/*.png``) as a checked image set."""
+"""Loading a folder of class subfolders of PNGs (``root/<class name>/*.png``), or one flat folder of PNGs (an
+unlabelled set, ``root/*.png``), as a checked image set."""
 
 from __future__ import annotations
 
@@ -78,10 +79,66 @@ def image_folder_class_names(root: str | os.PathLike) -> list[str]:
     return [d.name for d in _class_dirs(Path(root).expanduser())]
 
 
-def image_folder_shape(root: str | os.PathLike) -> tuple[int, int, int]:
-    """(H, W, C) of the image folder at ``root``, read from its first class's first image only."""
-    image = _read_image(_image_files(_class_dirs(Path(root).expanduser())[0])[0], None)
+def _flat_image_files(root: Path) -> list[Path]:
+    """The PNGs directly in ``root`` (an unlabelled set), sorted by name; class subfolders are refused."""
+    if not root.is_dir():
+        raise DataSourceError(f"image folder {root} not found: with data.labelled false, place the private PNGs "
+                              f"directly in {root} (no class subfolders)")
+    subfolders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if subfolders:
+        raise DataSourceError(f"{root} has subfolders ({', '.join(subfolders[:5])}{', ...' if len(subfolders) > 5 else ''})"
+                              f" but data.labelled is false: set data.labelled true for class subfolders, or place "
+                              f"the images directly in {root}")
+    entries = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
+    files = sorted((p for p in entries if p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.name)
+    if len(entries) > len(files):
+        logger.warning("%s: ignored %d file(s) that are not %s", root, len(entries) - len(files), "/".join(IMAGE_SUFFIXES))
+    if not files:
+        raise DataSourceError(f"image folder {root} holds no PNG files: with data.labelled false, place the private "
+                              f"*.png images directly there")
+    return files
+
+
+def image_folder_shape(root: str | os.PathLike, *, labelled: bool = True) -> tuple[int, int, int]:
+    """(H, W, C) of the image folder at ``root``, read from its first class's first image only (``labelled``
+    false: the first PNG of the flat folder)."""
+    root = Path(root).expanduser()
+    first = _image_files(_class_dirs(root)[0])[0] if labelled else _flat_image_files(root)[0]
+    image = _read_image(first, None)
     return image.size[1], image.size[0], 1 if image.mode == "L" else 3
+
+
+def _read_checked(files: list[Path], target: tuple[int, int] | None) -> np.ndarray:
+    """``files`` as one uint8 NHWC array: one mode and (unless resized) one size, else the first offender named."""
+    arrays: list[np.ndarray] = []
+    first: tuple[Path, str, tuple[int, int]] | None = None
+    for path in files:
+        image = _read_image(path, target)
+        if first is None:
+            first = (path, image.mode, image.size)
+        elif image.mode != first[1]:
+            raise DataSourceError(
+                f"{path} loads as {image.mode} but {first[0]} as {first[1]}: all images must be grey "
+                f"or all colour ({_MODE_RULE})"
+            )
+        elif image.size != first[2]:
+            raise DataSourceError(
+                f"{path} is {image.size[0]}x{image.size[1]} (WxH) but {first[0]} is {first[2][0]}x{first[2][1]}: "
+                "all images must share one size (or pass size= to resize them)"
+            )
+        array = np.asarray(image, dtype=np.uint8)
+        arrays.append(array[..., None] if array.ndim == 2 else array)
+    return np.stack(arrays)
+
+
+def load_flat_image_folder(root: str | os.PathLike, *, size: int | tuple[int, int] | None = None) -> np.ndarray:
+    """The PNGs directly in ``root`` (an unlabelled set: no class subfolders) as uint8 NHWC, in sorted file-name
+    order, with :func:`load_image_folder`'s mode and size rules."""
+    root = Path(root).expanduser()
+    images = _read_checked(_flat_image_files(root), _normalize_size(size))
+    check_image_set(images, None, name=f"image folder {root}", shape=tuple(images.shape[1:]))
+    logger.info("loaded %d unlabelled images from %s", images.shape[0], root)
+    return images
 
 
 def load_image_folder(
@@ -99,28 +156,9 @@ def load_image_folder(
     root = Path(root).expanduser()
     target = _normalize_size(size)
     class_dirs = _class_dirs(root)
-    arrays: list[np.ndarray] = []
-    labels: list[int] = []
-    first: tuple[Path, str, tuple[int, int]] | None = None
-    for label, class_dir in enumerate(class_dirs):
-        for path in _image_files(class_dir):
-            image = _read_image(path, target)
-            if first is None:
-                first = (path, image.mode, image.size)
-            elif image.mode != first[1]:
-                raise DataSourceError(
-                    f"{path} loads as {image.mode} but {first[0]} as {first[1]}: all images must be grey "
-                    f"or all colour ({_MODE_RULE})"
-                )
-            elif image.size != first[2]:
-                raise DataSourceError(
-                    f"{path} is {image.size[0]}x{image.size[1]} (WxH) but {first[0]} is {first[2][0]}x{first[2][1]}: "
-                    "all images must share one size (or pass size= to resize them)"
-                )
-            array = np.asarray(image, dtype=np.uint8)
-            arrays.append(array[..., None] if array.ndim == 2 else array)
-            labels.append(label)
-    images = np.stack(arrays)
+    per_class = [_image_files(class_dir) for class_dir in class_dirs]
+    images = _read_checked([path for files in per_class for path in files], target)
+    labels = [label for label, files in enumerate(per_class) for _ in files]
     label_array = np.asarray(labels, dtype=np.int64)
     class_names = [d.name for d in class_dirs]
     check_image_set(images, label_array, name=f"image folder {root}", num_classes=len(class_names),

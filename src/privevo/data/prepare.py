@@ -200,6 +200,7 @@ def prepare_data(
     crops_count: int = DEFAULT_CROPS_COUNT,
     max_private_samples: int | None = None,
     validation_size: int = 0,
+    labelled: bool = True,
 ) -> dict:
     """Write ``private_train.npz``, ``private_validation.npz``, ``private_test.npz``, ``public.npz`` and
     ``data_manifest.json``.
@@ -212,10 +213,15 @@ def prepare_data(
     has one image shape. The public set is checked to share no image byte-for-byte with the private set. Returns the
     manifest (counts per set, per class and per public source; source locations; content digests;
     no timings, so the same inputs and seed give the same manifest).
+
+    ``labelled`` false (an unlabelled image folder, the paper's Algorithm 4): the private set is one population
+    (label 0 throughout) with no test split, so ``private_test.npz`` is not written and the manifest says why.
     """
     out_dir = Path(out_dir)
     start = time.perf_counter()
-    private = load_private_set(private_set, private_dir=private_dir, fashion_mnist_dir=fashion_mnist_dir)
+    private = load_private_set(private_set, private_dir=private_dir, fashion_mnist_dir=fashion_mnist_dir,
+                               labelled=labelled)
+    splits = ("train", "validation", "test") if "test" in private else ("train", "validation")
     class_names, source_dir = private.pop("class_names"), private.pop("source_dir")
     image_shape = tuple(int(d) for d in private["train"][0].shape[1:])
     train_images, train_labels = private["train"]
@@ -235,13 +241,13 @@ def prepare_data(
         public_conversion = (f"{public_images.shape[1]}x{public_images.shape[2]}x{public_images.shape[3]} -> "
                              f"{'x'.join(map(str, image_shape))}: {RESIZE_METHODS['pil_bicubic']}, grey repeated to RGB")
         public_images = to_image_shape(public_images, image_shape, method="pil_bicubic")
-    overlap = count_exact_overlap(public_images, np.concatenate([private["train"][0], private["test"][0]]))
+    overlap = count_exact_overlap(public_images, np.concatenate([private[s][0] for s in ("train", "test") if s in private]))
     if overlap:
         raise DataSourceError(
             f"{overlap} public images are exact copies of private ({private_set}) images; refusing to write them"
         )
 
-    for split in ("train", "validation", "test"):
+    for split in splits:
         save_images(out_dir / f"private_{split}.npz", *private[split])
     save_images(
         out_dir / "public.npz", public_images, source_ids,
@@ -251,13 +257,16 @@ def prepare_data(
 
     manifest = {
         "privacy_label": PRIVATE_LABEL,
-        "private_fields": ["private_train", "private_validation", "private_test", "sources.private_dir"],
+        "private_fields": [*(f"private_{split}" for split in splits), "sources.private_dir"],
         "seed": int(seed),
         "private_set": private_set,
         "image_shape": list(image_shape),
         "class_names": list(class_names),
+        "labelled": bool(labelled),
+        **({} if labelled else {"unlabelled": "one population (class 0): data.labelled false, a folder of images "
+                                              "with no classes and no test split (no private_test.npz)"}),
         **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split], class_names)
-           for split in ("train", "validation", "test")},
+           for split in splits},
         "validation": {"size": int(validation_size), "draw": "seeded, class-stratified, from the training split; "
                        "PE, DP-SGD and the real-data CNN never see these images"},
         "public": {

@@ -8,22 +8,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from privevo.data.checks import IMAGE_SHAPE, DataSourceError
 
 PRIVATE_SETS = ("fashion_mnist", "cifar10", "image_folder")
 IMAGE_FOLDER_SPLITS = ("train", "test")
 
 
-def _require_dir(private_set: str, private_dir) -> Path:
+def _require_dir(private_set: str, private_dir, *, labelled: bool = True) -> Path:
     if not private_dir:
         what = ("the cifar-10-batches-py folder (or the folder holding it)" if private_set == "cifar10"
-                else "a folder holding train/ and test/, each with one subfolder of PNGs per class")
+                else "a folder holding train/ and test/, each with one subfolder of PNGs per class" if labelled
+                else "one folder of PNGs (data.labelled false: no class subfolders)")
         raise DataSourceError(f"params key data.private_dir: data.private_set {private_set} needs {what}")
     return Path(private_dir).expanduser()
 
 
-def load_private_set(private_set: str, *, private_dir=None, fashion_mnist_dir=None) -> dict:
-    """``{"train": (images, labels), "test": (images, labels), "class_names": [...], "source_dir": Path}``."""
+def load_private_set(private_set: str, *, private_dir=None, fashion_mnist_dir=None, labelled: bool = True) -> dict:
+    """``{"train": (images, labels), "test": (images, labels), "class_names": [...], "source_dir": Path}``.
+
+    ``labelled`` false (image_folder only): ``private_dir`` is one flat folder of PNGs, loaded as one population,
+    ``train = (images, zeros)`` with ``class_names = [UNLABELLED_CLASS_NAME]`` and no ``"test"`` split.
+    """
+    if not labelled:
+        if private_set != "image_folder":
+            raise DataSourceError(f"params key data.labelled: false needs data.private_set image_folder; "
+                                  f"{private_set} is labelled")
+        from privevo.data.image_folder import load_flat_image_folder
+
+        root = _require_dir(private_set, private_dir, labelled=False)
+        images = load_flat_image_folder(root)
+        return {"train": (images, np.zeros(images.shape[0], np.int64)), "class_names": [UNLABELLED_CLASS_NAME],
+                "source_dir": root}
     if private_set == "fashion_mnist":
         from privevo.data.fashion_mnist import FASHION_MNIST_CLASSES, find_fashion_mnist_dir, load_fashion_mnist
 
@@ -56,8 +73,13 @@ def load_private_set(private_set: str, *, private_dir=None, fashion_mnist_dir=No
     return result
 
 
-def private_image_shape(private_set: str, *, private_dir=None) -> tuple[int, int, int]:
-    """(H, W, C) of the private images, without loading them (an image folder: its first PNG)."""
+def private_image_shape(private_set: str, *, private_dir=None, labelled: bool = True) -> tuple[int, int, int]:
+    """(H, W, C) of the private images, without loading them (an image folder: its first PNG; ``labelled`` false:
+    the first PNG of the flat folder)."""
+    if not labelled and private_set == "image_folder":
+        from privevo.data.image_folder import image_folder_shape
+
+        return image_folder_shape(_require_dir(private_set, private_dir, labelled=False), labelled=False)
     if private_set == "fashion_mnist":
         return tuple(IMAGE_SHAPE)
     if private_set == "cifar10":
@@ -111,7 +133,8 @@ def params_num_classes(params: dict) -> int:
 def params_image_shape(params: dict) -> tuple[int, int, int]:
     """The private image shape a run's params name."""
     data = params["data"]
-    return private_image_shape(data["private_set"], private_dir=data["private_dir"])
+    return private_image_shape(data["private_set"], private_dir=data["private_dir"],
+                               labelled=data.get("labelled", True))
 
 
 __all__ = ["PRIVATE_SETS", "UNLABELLED_CLASS_NAME", "load_private_set", "private_image_shape", "private_class_names",

@@ -30,9 +30,12 @@ def precision_recall(real: np.ndarray, fake: np.ndarray, *, nearest_k: int = DEF
     real, fake = np.asarray(real, np.float32), np.asarray(fake, np.float32)
     if real.ndim != 2 or fake.ndim != 2 or real.shape[1] != fake.shape[1]:
         raise ValueError(f"features must be 2-d with one width; got {real.shape} and {fake.shape}")
-    if min(len(real), len(fake)) <= nearest_k:
-        raise ValueError(f"precision/recall with {nearest_k} nearest neighbours needs more than {nearest_k} rows in "
-                         f"each set; got {len(real)} real and {len(fake)} synthetic")
+    # prdc's k-th neighbour within a set counts the row itself: a set needs k + 2 rows. A small population (one
+    # class of a tiny run) gets the largest k it allows rather than no numbers.
+    nearest_k = min(nearest_k, min(len(real), len(fake)) - 2)
+    if nearest_k < 1:
+        raise ValueError(f"precision/recall needs at least 3 rows in each set; got {len(real)} real and "
+                         f"{len(fake)} synthetic")
     rng = rng or np.random.default_rng(0)
     real = real[subsample_rows(len(real), max_samples, rng)]
     fake = fake[subsample_rows(len(fake), max_samples, rng)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from privevo.data.private import private_class_names
+from privevo.data.private import params_class_names
 from privevo.config.params import (histogram_threshold, population_sizes, run_uses_foundation_model,
                                    variation_degrees)
 from privevo.pe.noise import noise_record
@@ -84,7 +84,13 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "private_data": private_subset_record(params["data"]["max_private_samples"]),
         "public": {
             "private_set": params["data"]["private_set"],
-            "class_set": private_class_names(params["data"]["private_set"], private_dir=params["data"]["private_dir"]),
+            "class_set": params_class_names(params),
+            "labelled": bool(params["data"].get("labelled", True)),
+            **({} if params["data"].get("labelled", True) else {
+                "unlabelled": (f"data.labelled false: the private images have no classes and run as one population "
+                               f"(class 0, {params_class_names(params)[0]!r}; the paper's Algorithm 4); the "
+                               f"accounting is the same, and the empirical audit (which needs other classes as "
+                               f"stand-ins) is skipped")}),
             "per_class_budget": _per_class_budget(params),
             "foundation_model": (f"none: pe.api {pe['api']} draws without one"
                                  if not run_uses_foundation_model(params)

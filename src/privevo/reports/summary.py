@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 
-def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: str,
+DOWNSTREAM_SKIPPED_UNLABELLED = "skipped: unlabelled data has no classes to classify (data.labelled false)"
+
+
+def run_metrics(privacy: dict, *, downstream: dict | None, real: dict | None, fd_curve, run: str,
                 cleanfid_check: dict | None = None) -> dict:
     """metrics.json of a run: the privacy triple, FD and accuracy (the last two read private data), and with
-    Inception features the clean-fid cross-check (both FIDs where clean-fid imports, else why it was skipped)."""
+    Inception features the clean-fid cross-check (both FIDs where clean-fid imports, else why it was skipped).
+    Without ``downstream`` (unlabelled data: no classifier is trained) the accuracy fields are null and
+    ``downstream`` says why."""
     from privevo.evaluation.precision_recall import PRDC_METRICS
 
     everything = fd_curve[fd_curve["class"] == "all"]
@@ -25,18 +30,21 @@ def run_metrics(privacy: dict, *, downstream: dict, real: dict, fd_curve, run: s
         "fd_metric": overall["metric"].iloc[0],
         "fd_initial": float(overall["value"].iloc[0]),
         "fd_final": float(overall["value"].iloc[-1]),
-        "accuracy_mean": downstream["accuracy_mean"],
-        "accuracy_std": downstream["accuracy_std"],
-        "accuracy_seeds": len(downstream["seeds"]),
-        "evaluated_on": downstream.get("evaluated_on", "test split"),
-        "real_data_accuracy_mean": real["accuracy_mean"],
-        "real_data_accuracy_std": real["accuracy_std"],
+        "accuracy_mean": downstream["accuracy_mean"] if downstream else None,
+        "accuracy_std": downstream["accuracy_std"] if downstream else None,
+        "accuracy_seeds": len(downstream["seeds"]) if downstream else 0,
+        "evaluated_on": downstream.get("evaluated_on", "test split") if downstream else None,
+        "real_data_accuracy_mean": real["accuracy_mean"] if real else None,
+        "real_data_accuracy_std": real["accuracy_std"] if real else None,
         **coverage,  # precision/recall/density/coverage of S_T (prdc, the FD's features)
         "num_synthetic": privacy["num_synthetic"],
         "run": run,
         "seed": privacy["seed"],
         "note": "fd_* and accuracy_* read private data: evaluation, not part of the DP release",
     }
+    if downstream is None:
+        metrics["downstream"] = DOWNSTREAM_SKIPPED_UNLABELLED
+        metrics["note"] = "fd_* and precision/recall read private data: evaluation, not part of the DP release"
     if "audit" in privacy:
         metrics["audit_epsilon_lower_bound"] = privacy["audit"]["epsilon_lower_bound"]
         metrics["audit_accounted_epsilon_one_release"] = privacy["audit"]["accounted_epsilon_one_release"]
@@ -82,6 +90,7 @@ def summary_table(metrics: list[dict]):
         cells = [f"{v:.4g}" if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     warnings = [f"- **{m['run']}: {m['warning']}**" for m in metrics if m.get("warning")]
+    warnings += [f"- {m['run']}: downstream accuracy {m['downstream']}" for m in metrics if m.get("downstream")]
     markdown = ("# privevo runs\n\nFD and accuracy read private data (evaluation, not DP).\n\n"
                 + ("\n".join(warnings) + "\n\n" if warnings else "") + "\n".join(lines) + "\n")
     return frame, markdown
