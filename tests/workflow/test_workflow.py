@@ -10,6 +10,7 @@ import yaml
 
 from privevo.io.artifacts import load_images, load_json, load_npz
 from privevo.config.layout import Layout
+from privevo.evaluation.precision_recall import PRDC_METRICS
 from privevo.config.runs import Sweep
 
 from conftest import ROOT, mutate, snakemake, write_params
@@ -258,8 +259,13 @@ def test_evaluation_outputs(smoke_run):
     curve = pd.read_csv(layout.fd_curve)
     assert list(curve.columns) == ["iteration", "class", "metric", "value"]
     assert sorted(curve["iteration"].unique()) == list(range(num_iterations + 1))
-    assert set(curve["metric"]) == {"FD-Lite0"} and (curve["value"] >= 0).all()
+    assert set(curve["metric"]) == {"FD-Lite0", *PRDC_METRICS} and (curve["value"] >= 0).all()
+    # precision, recall and coverage are fractions of a set; density, an average count over k, may exceed 1
+    fractions = curve[curve["metric"].isin(["precision", "recall", "coverage"])]
+    assert (fractions["class"] == "all").all() and (fractions["value"] <= 1).all()
+    assert set(pd.read_csv(Path(layout.latest) / "fd_curve.csv")["metric"]) == {"FD-Lite0"}
     metrics = load_json(Path(layout.latest) / "metrics.json")
+    assert 0 <= metrics["precision_final"] <= 1 and 0 <= metrics["recall_final"] <= 1
     for key in ("epsilon", "delta", "noise_multiplier", "fd_final", "accuracy_mean", "accuracy_std",
                 "real_data_accuracy_mean"):
         assert isinstance(metrics[key], float), key

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from privevo.evaluation.precision_recall import PRDC_METRICS
+
 from privevo.io.artifacts import atomic_path, load_json, save_csv, save_json
 
 
@@ -41,7 +43,9 @@ def publish_run(out_dir: str | Path, *, metrics: str, privacy: str, fd_curve: st
         record["sweep"] = headline(pd.read_csv(comparison))
     save_json(out / "metrics.json", record)
     curve = pd.read_csv(fd_curve)
-    save_csv(out / "fd_curve.csv", curve[curve["class"] == "all"])
+    # The FD curve alone (dvc plots draws one metric); S_T's precision and recall are in metrics.json.
+    overall = curve[curve["class"] == "all"]
+    save_csv(out / "fd_curve.csv", overall[~overall["metric"].isin(PRDC_METRICS)])
     frames = []
     for table in map(Path, histograms):
         frame = pd.read_csv(table).sort_values(["class", "noisy_count"], ascending=[True, False])
