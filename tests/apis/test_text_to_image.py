@@ -183,3 +183,14 @@ def test_pe_keeps_images_and_prompts_aligned(api):
     varied, varied_state = pe.variation_population_with_state(api, images, labels, degree=2 / 3, iteration=1, seed=0,
                                                               state=state)
     assert varied.shape == images.shape and np.array_equal(varied_state, state)
+
+
+def test_one_image_step_is_measured_before_a_run_and_a_long_cpu_run_is_warned_in_one_line(api):
+    from privevo.config.plan import cpu_time_warning
+
+    seconds = api.measure_seconds_per_image_step()
+    assert 0 < seconds < 5  # the tiny UNet, one latent pair (guidance 2: two passes)
+    plan = {"totals": {"image_steps": 145_000}}
+    assert cpu_time_warning(plan, 1e-3, api="text_to_image") is None  # 145 s: fits
+    line = cpu_time_warning(plan, 8.0, api="text_to_image")
+    assert "145,000 image-steps at 8 s" in line and "322.22 h" in line and "\n" not in line

@@ -68,6 +68,8 @@ def test_a_three_class_image_folder_runs_the_workflow(tmp_path, api):
         record = privacy["compute"]["images"]
         assert record["prompts"] == {"bags": ["bags"], "boots": ["a boot", "an ankle boot"], "trousers": ["trousers"]}
         assert len(record["weights_sha256"]) == 64 and record["model_image_shape"][:2] == [16, 16]
+        init_log = next(tmp_path.rglob("pe_initial_samples.log")).read_text()
+        assert "one image-step takes" in init_log and "runs on the CPU" not in init_log  # the tiny run fits the CPU
 
 
 def validate(tmp_path, params) -> subprocess.CompletedProcess:
@@ -90,6 +92,23 @@ def test_apis_that_do_not_know_the_classes_refuse_them_in_one_line(tmp_path):
     params["pe"]["prompts"] = {"sandals": ["a sandal"]}
     proc = validate(tmp_path, params)
     assert proc.returncode == 2 and "'sandals'" in proc.stderr and "'bags', 'boots', 'trousers'" in proc.stderr
+
+
+def test_an_empty_or_too_small_class_folder_is_refused_in_one_line_before_any_job(tmp_path):
+    write_image_folder(tmp_path / "private", per_class={"train": 2, "test": 1}, shape=(28, 28, 1),
+                       class_names=CLASSES)
+    params = your_data_params(tmp_path, api="diffusion", model_dir=tmp_path)
+    assert validate(tmp_path, params).returncode == 0  # 2 images per class, 2 nearest neighbours
+    params["pe"]["num_nearest_neighbours"] = 3
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "class 'bags' has 2 image(s), fewer than pe.num_nearest_neighbours = 3" in proc.stderr
+    params["pe"]["num_nearest_neighbours"] = 2
+    for png in (tmp_path / "private" / "train" / "boots").iterdir():
+        png.unlink()
+    proc = validate(tmp_path, params)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "boots holds no PNG files" in proc.stderr
 
 
 def test_an_unlabelled_image_folder_runs_as_one_population(tmp_path):

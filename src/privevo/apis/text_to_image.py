@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from pathlib import Path
 
 import numpy as np
@@ -317,6 +318,32 @@ class TextToImageAPI:
                 generated = np.rint(np.clip(np.asarray(result.images, dtype=np.float32) * 255.0, 0, 255))
                 out.append(to_image_shape(generated.astype(np.uint8), self.image_shape, method=self.resize_method))
         return np.concatenate(out) if out else np.zeros((0, *self.image_shape), np.uint8)
+
+    @torch.inference_mode()
+    def measure_seconds_per_image_step(self, *, repeats: int = 2) -> float:
+        """Seconds for one image through one denoising step on this device: the UNet on one latent of the model's
+        resolution (two with classifier-free guidance, as the pipelines run it), after one warm-up call; the best
+        of ``repeats``. What the run's image-steps cost here, measured before any of them is made."""
+        unet = self.text_pipeline.unet
+        factor = int(self.text_pipeline.vae_scale_factor)
+        passes = 2 if self.guidance_scale > 1 else 1
+        side = self.resolution // factor
+        dtype = next(unet.parameters()).dtype
+        latents = torch.zeros(passes, unet.config.in_channels, side, side, device=self.device, dtype=dtype)
+        tokens = int(getattr(self.text_pipeline.tokenizer, "model_max_length", 77))
+        text = torch.zeros(passes, tokens, unet.config.cross_attention_dim, device=self.device, dtype=dtype)
+        timestep = torch.tensor(self.text_pipeline.scheduler.config.num_train_timesteps // 2, device=self.device)
+        best = float("inf")
+        with autocast(self.device, self.mixed_precision):
+            for call in range(repeats + 1):
+                start = time.perf_counter()
+                unet(latents, timestep, encoder_hidden_states=text)
+                if self.device.type == "cuda":
+                    torch.cuda.synchronize(self.device)
+                if call:  # the first call warms up
+                    best = min(best, time.perf_counter() - start)
+        return best
+
 
     def _strength(self, steps: int) -> float:
         """The img2img strength that re-runs exactly ``steps`` of the schedule. diffusers runs

@@ -312,12 +312,31 @@ def cmd_dpsgd(args) -> int:
     return 0
 
 
+def _warn_if_slow_on_cpu(params: dict, api) -> None:
+    """A foundation model that needs a GPU, asked to run on the CPU: one warning line with the projected time
+    (the run's image-steps from `plan` x one UNet step measured here) before the first image is made."""
+    measure = getattr(api, "measure_seconds_per_image_step", None)
+    if measure is None or getattr(getattr(api, "device", None), "type", None) != "cpu":
+        return
+    from privevo.config.plan import cpu_time_warning, plan_run
+
+    seconds = measure()
+    plan = plan_run(params)
+    logger.info("one image-step takes %.3g s here (CPU); the run makes %d image-steps", seconds,
+                plan["totals"]["image_steps"])
+    warning = cpu_time_warning(plan, seconds, api=params["pe"]["api"])
+    if warning:
+        logger.warning(warning)
+
+
 def cmd_pe_init(args) -> int:
     from privevo.pe.loop import initial_population_with_state
 
     params = _params(args)
+    api = _api(params, args, iteration=0)
+    _warn_if_slow_on_cpu(params, api)
     images, labels, state = initial_population_with_state(
-        _api(params, args, iteration=0), classes=list(range(_num_classes(params))),
+        api, classes=list(range(_num_classes(params))),
         num_samples_per_class=params["pe"]["num_samples_per_class"], seed=params["seed"])
     _save_population(args.out, images, labels, **_state_extra(state))
     return 0

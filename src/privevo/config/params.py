@@ -238,6 +238,7 @@ def _check_semantics(params: dict) -> None:
         raise ParamsError(f"params key model.class_labels: one model class id per private class ({len(class_names)}: "
                           f"{', '.join(class_names)}); got {len(labels)}")
     _check_api_classes(params, class_names)
+    _check_class_sizes(params)
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
@@ -284,6 +285,20 @@ def _check_api_classes(params: dict, class_names: list[str]) -> None:
         from privevo.apis.text_to_image import check_prompts
 
         check_prompts(params["pe"]["prompts"], class_names)
+
+
+def _check_class_sizes(params: dict) -> None:
+    """An image-folder class must hold at least pe.num_nearest_neighbours images, counted from file names before
+    any job: each image casts that many votes, and a class with fewer images than votes per image is almost
+    certainly a misplaced folder (an empty one is refused by the count itself)."""
+    from privevo.data.private import params_class_counts
+
+    counts = params_class_counts(params)
+    needed = params["pe"]["num_nearest_neighbours"]
+    for name, count in (counts or {}).items():
+        if count < needed:
+            raise ParamsError(f"params key data.private_dir: class {name!r} has {count} image(s), fewer than "
+                              f"pe.num_nearest_neighbours = {needed}; add images to it or remove its folder")
 
 
 def _check_text_to_image_model(params: dict) -> None:

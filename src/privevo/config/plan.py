@@ -216,6 +216,24 @@ def resolve_cost(params: dict, seconds_per_image_step: float | None, assumption:
     return MEASURED_SECONDS_PER_IMAGE_STEP[DEFAULT_MEASUREMENT], f"measured: {DEFAULT_MEASUREMENT}", notes
 
 
+# A run projected longer than this on the CPU gets a warning before its first image (one clear line).
+CPU_WARNING_SECONDS = 3600.0
+
+
+def cpu_time_warning(plan: dict, seconds_per_image_step: float, *, api: str,
+                     warn_above_seconds: float = CPU_WARNING_SECONDS) -> str | None:
+    """One warning line when ``plan``'s image-steps at ``seconds_per_image_step`` (measured here, on the CPU) come
+    to more than ``warn_above_seconds``; None when the run fits."""
+    image_steps = plan["totals"]["image_steps"]
+    seconds = image_steps * seconds_per_image_step
+    if seconds <= warn_above_seconds:
+        return None
+    return (f"pe.api {api} runs on the CPU: this run's {image_steps:,} image-steps at {seconds_per_image_step:.3g} s "
+            f"each (one UNet step measured here) come to about {_duration(seconds)}; run it on a GPU (device: cuda "
+            f"or auto there), or lower pe.num_samples_per_class / pe.num_inference_steps "
+            f"(`privevo plan` counts the image-steps)")
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
         return f"{seconds:.1f} s"

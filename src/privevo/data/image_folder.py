@@ -79,6 +79,15 @@ def image_folder_class_names(root: str | os.PathLike) -> list[str]:
     return [d.name for d in _class_dirs(Path(root).expanduser())]
 
 
+def image_folder_class_counts(root: str | os.PathLike, *, labelled: bool = True) -> dict[str, int]:
+    """The number of PNGs of each class under ``root`` (``labelled`` false: of the one flat folder, under the key
+    ""), from the file names alone: cheap enough to check a run's settings before any job reads a pixel."""
+    root = Path(root).expanduser()
+    if not labelled:
+        return {"": len(_flat_image_files(root))}
+    return {d.name: len(_image_files(d)) for d in _class_dirs(root)}
+
+
 def _flat_image_files(root: Path) -> list[Path]:
     """The PNGs directly in ``root`` (an unlabelled set), sorted by name; class subfolders are refused."""
     if not root.is_dir():

@@ -125,6 +125,20 @@ def params_class_names(params: dict) -> list[str]:
     return private_class_names(data["private_set"], private_dir=data["private_dir"])
 
 
+def params_class_counts(params: dict) -> dict[str, int] | None:
+    """The number of training images of each class of an image-folder private set, counted from its file names
+    (an empty class folder is refused here); None for the built-in sets, whose sizes are known."""
+    data = params["data"]
+    if data["private_set"] != "image_folder":
+        return None
+    from privevo.data.image_folder import image_folder_class_counts
+
+    labelled = data.get("labelled", True)
+    root = _require_dir(data["private_set"], data["private_dir"], labelled=labelled)
+    counts = image_folder_class_counts(root / IMAGE_FOLDER_SPLITS[0] if labelled else root, labelled=labelled)
+    return counts if labelled else {UNLABELLED_CLASS_NAME: counts[""]}
+
+
 def params_num_classes(params: dict) -> int:
     """K, the number of PE populations of a run: the private set's classes, or 1 for unlabelled data."""
     return len(params_class_names(params))
@@ -138,4 +152,4 @@ def params_image_shape(params: dict) -> tuple[int, int, int]:
 
 
 __all__ = ["PRIVATE_SETS", "UNLABELLED_CLASS_NAME", "load_private_set", "private_image_shape", "private_class_names",
-           "params_class_names", "params_num_classes", "params_image_shape"]
+           "params_class_names", "params_class_counts", "params_num_classes", "params_image_shape"]
