@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import re
 import resource
@@ -113,6 +114,7 @@ def run_cell(cell: Cell, repo: Path, record_repo: Path, *, commit: bool) -> dict
     log_path = repo / "results" / "findings" / "logs" / f"{cell.cell_id}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    load_before = os.getloadavg()
     start = time.time()
     with open(log_path, "w") as log:
         proc = subprocess.run(command, cwd=repo, stdout=log, stderr=subprocess.STDOUT)
@@ -133,9 +135,12 @@ def run_cell(cell: Cell, repo: Path, record_repo: Path, *, commit: bool) -> dict
     provenance = {
         "cell": cell.cell_id, "config": cell.config, "params_file": cell.params_file, "epsilon": cell.epsilon,
         "seed": cell.seed, "overrides": dict(cell.overrides), "settings_hash": settings["settings_hash"],
-        "commit": commit_of(repo), "cpu": cpu_model(), "cores": __import__("os").cpu_count(),
+        "commit": commit_of(repo), "cpu": cpu_model(), "cores": os.cpu_count(),
         **torch_precision(repo),
         "wall_seconds": round(wall, 1),
+        # Other work on the machine slows torch 5-20x: the load averages say whether the wall time is a quiet one.
+        "load_average_before": [round(x, 2) for x in load_before],
+        "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cpu_seconds": round((after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), 1),
         "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(command[1:]), "cell_params": cell.params_text(params_file, repo), "copied_from": copied,
