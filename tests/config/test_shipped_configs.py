@@ -10,7 +10,9 @@ from privevo.config.params import load_params, read_params_file
 
 from conftest import ROOT
 
-SHIPPED = sorted([ROOT / "params.yaml", *(ROOT / "config").glob("*.yaml"), *(ROOT / "benchmarks").rglob("*.yaml")])
+NOT_PARAMS = {ROOT / "benchmarks" / "findings" / "campaign.yaml"}  # the findings campaign's cell list
+SHIPPED = sorted({ROOT / "params.yaml", *(ROOT / "config").glob("*.yaml"), *(ROOT / "benchmarks").rglob("*.yaml")}
+                 - NOT_PARAMS)
 
 
 def write_what_it_names(params: dict, base: Path) -> None:

@@ -47,17 +47,10 @@ def _num_classes(params: dict) -> int:
 
 
 def _embedder(params: dict, name: str | None = None):
-    """The embedder ``name`` (default: embedding.name, the votes' space) with embedding.*'s settings."""
-    from privevo.embedders import make_embedder
+    """The embedder ``name`` (default: embedding.name, the votes' space), built from the params it reads."""
+    from privevo.embedders import embedder_from_params
 
-    emb = params["embedding"]
-    device = params["device"]
-    name = name or emb["name"]
-    if name == "lite0":
-        return make_embedder("lite0", resolution=emb["resolution"], device=device)
-    if name == "inception":
-        return make_embedder("inception", weights_path=emb["inception_path"], device=device)
-    return make_embedder("pixels")
+    return embedder_from_params(params, name)
 
 
 def _evaluated_on(params: dict) -> str:
@@ -573,18 +566,21 @@ def cmd_audit(args) -> int:
 
 def _fd_metric_name(embedder_name: str) -> str:
     """Only Inception features give an FID; other feature spaces are reported as FD-<name>."""
-    return {"lite0": "FD-Lite0", "inception": "FID", "pixels": "FD-pixels"}[embedder_name]
+    from privevo.embedders import EMBEDDERS
+
+    return EMBEDDERS.trait(embedder_name, "fd_metric")
 
 
 def cmd_fid(args) -> int:
     """Frechet distance between two image sets (.npz files) in an embedder's feature space."""
     from privevo.io.artifacts import load_images
     from privevo.evaluation.frechet import FeatureStats, frechet_distance
-    from privevo.embedders import make_embedder
 
-    options = {"lite0": {"resolution": args.resolution, "device": args.device},
-               "inception": {"weights_path": args.inception_path, "device": args.device}, "pixels": {}}[args.embedder]
-    embedder = make_embedder(args.embedder, **options)
+    from privevo.embedders import embedder_from_params
+
+    # The command line stands in for the params the embedder reads (embedding.resolution, embedding.inception_path).
+    embedder = embedder_from_params({"device": args.device, "embedding": {
+        "name": args.embedder, "resolution": args.resolution, "inception_path": args.inception_path}}, key="--embedder")
     stats = []
     for path in (args.first, args.second):
         images, _ = load_images(path, num_classes=None)

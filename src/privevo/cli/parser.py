@@ -168,7 +168,9 @@ def build_parser() -> argparse.ArgumentParser:
              params=False)
     p.add_argument("first")
     p.add_argument("second")
-    p.add_argument("--embedder", choices=["lite0", "inception", "pixels"], default="lite0")
+    from privevo.embedders import EMBEDDERS
+
+    p.add_argument("--embedder", choices=EMBEDDERS.names(), default="lite0")
     p.add_argument("--resolution", type=int, default=64)
     p.add_argument("--inception-path")
     p.add_argument("--device", default="auto")

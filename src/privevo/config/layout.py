@@ -23,14 +23,12 @@ import hashlib
 import json
 from pathlib import Path
 
-from privevo.apis import uses_public_pool
+from privevo.apis import params_section, uses_public_pool
 from privevo.config.params import (api_of_iteration, degree_of_iteration, fd_embedding_name, mix_pe_epsilon,
                                    number_tag, privacy_tag, run_uses_foundation_model, scheduled_apis,
                                    settings_at_epsilon)
 
 HASH_LENGTH = 8
-# pe.api values whose own params section (same name) changes what they draw, so it enters the base and run keys.
-API_SECTIONS = ("simulator", "retrieval", "text_to_image")
 
 
 def settings_hash(settings) -> str:
@@ -237,13 +235,13 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                **output_image_settings(params), **without_neutral(_pick(pe, "prompts", "prompt"), prompts=None,
                                                                      prompt=None)}
     # An API's own section changes what it draws (the simulator's variation scale decides S_0's lookahead).
-    api_sections = {name: params.get(name) for name in scheduled_apis(params) if name in API_SECTIONS}
+    api_sections = {name: params.get(name) for name in scheduled_apis(params) if params_section(name)}
     first_variation_api = api_of_iteration(params, 1)
     if first_variation_api != pe["api"]:  # S_0's lookahead is drawn with iteration 1's API
         sampler["api_1"] = first_variation_api
-        if first_variation_api in API_SECTIONS:
+        if params_section(first_variation_api):
             sampler[first_variation_api] = params.get(first_variation_api)
-    if pe["api"] in API_SECTIONS:
+    if params_section(pe["api"]):
         sampler[pe["api"]] = params.get(pe["api"])
     base_key = f"s{seed}-{settings_hash({'sampler': sampler, 'model': model_key, 'embedding': embedding_key})}"
     # A run's hash covers everything it depends on except its own seed and privacy setting, which name

@@ -451,7 +451,6 @@ def degree_of_iteration(params: dict, iteration: int) -> float:
 
 # The memory estimate is sized for the largest supported private images (CIFAR-10, 32x32x3).
 _MAX_IMAGE_BYTES = 32 * 32 * 3
-_EMBEDDING_DIMS = {"lite0": 1280, "inception": 2048, "pixels": _MAX_IMAGE_BYTES}
 
 
 def available_memory_bytes() -> int | None:
@@ -472,7 +471,10 @@ def estimate_peak_memory(params: dict) -> dict:
     population = max(population_sizes(params)) * len(params_class_names(params))
     k = max(pe["lookahead_degree"], 1)
     image_bytes = _MAX_IMAGE_BYTES
-    embedding_bytes = 4 * _EMBEDDING_DIMS[params["embedding"]["name"]]
+    from privevo.embedders import EMBEDDERS
+
+    dim = EMBEDDERS.trait(params["embedding"]["name"], "dim", key="embedding.name")
+    embedding_bytes = 4 * (dim if dim is not None else _MAX_IMAGE_BYTES)  # None: raw pixels, as many as bytes
     lookahead = population * k * (image_bytes + embedding_bytes)
     return {"population": population, "lookahead_variations": population * k,
             "bytes": int(lookahead + population * image_bytes * 3)}

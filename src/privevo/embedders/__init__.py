@@ -19,11 +19,23 @@ if TYPE_CHECKING:
     from privevo.embedders.lite0 import Lite0Embedder
     from privevo.embedders.pixels import PixelEmbedder
 
-# A new embedder: a module with an Embedder subclass plus one line here.
-EMBEDDERS = Registry("embedder", {
-    "lite0": "privevo.embedders.lite0:Lite0Embedder",
-    "pixels": "privevo.embedders.pixels:PixelEmbedder",
-    "inception": "privevo.embedders.inception:InceptionEmbedder",
+# A new embedder: a module with an Embedder subclass plus one line here, declaring its traits:
+#   dim          the feature length (None: it depends on the images, as for raw pixels)
+#   resolution   the params key of the side it resizes images to (None: it keeps theirs)
+#   reads        its constructor's options and the params keys they come from
+#   uses_device  it takes the run's device (torch)
+#   needs_gpu    it is impractical on a CPU
+#   fd_metric    the name of a Frechet distance in its feature space (only Inception's is an FID)
+EMBEDDERS = Registry("embedder", traits=("dim", "resolution", "reads", "uses_device", "needs_gpu", "fd_metric"),
+                     entries={
+    "lite0": ("privevo.embedders.lite0:Lite0Embedder",
+              dict(dim=1280, resolution="embedding.resolution", reads={"resolution": "embedding.resolution"},
+                   uses_device=True, needs_gpu=False, fd_metric="FD-Lite0")),
+    "pixels": ("privevo.embedders.pixels:PixelEmbedder",
+               dict(dim=None, resolution=None, reads={}, uses_device=False, needs_gpu=False, fd_metric="FD-pixels")),
+    "inception": ("privevo.embedders.inception:InceptionEmbedder",
+                  dict(dim=2048, resolution=None, reads={"weights_path": "embedding.inception_path"},
+                       uses_device=True, needs_gpu=False, fd_metric="FID")),
 })
 
 # Re-exported names, imported on first access so that checking a name against EMBEDDERS imports no torch.
@@ -38,7 +50,7 @@ _EXPORTS = {
     "INCEPTION_ENV_VAR": "inception",
 }
 
-__all__ = ["EMBEDDERS", "make_embedder", *_EXPORTS]
+__all__ = ["EMBEDDERS", "make_embedder", "embedder_from_params", *_EXPORTS]
 
 
 def __getattr__(name: str) -> Any:
@@ -65,3 +77,21 @@ def make_embedder(name: str, **options: Any) -> Embedder:
         return factory(**options)
     except TypeError as exc:
         raise ValueError(f"bad options {sorted(options)} for embedder {name!r}: {exc}") from exc
+
+
+def _params_value(params: dict, dotted: str) -> Any:
+    node = params
+    for key in dotted.split("."):
+        node = node[key]
+    return node
+
+
+def embedder_from_params(params: dict, name: str | None = None, *, key: str = "embedding.name") -> Embedder:
+    """The embedder ``name`` (default: embedding.name, the votes' space) built from the params keys it declares it
+    reads; an unknown name is one line naming ``key`` and the registered names."""
+    name = name if name is not None else params["embedding"]["name"]
+    traits = EMBEDDERS.traits(name, key=key)
+    options = {option: _params_value(params, dotted) for option, dotted in traits["reads"].items()}
+    if traits["uses_device"]:
+        options["device"] = params["device"]
+    return make_embedder(name, **options)

@@ -48,9 +48,12 @@ def torch_search(queries: np.ndarray, database: np.ndarray, k: int, *, chunk_siz
     return out
 
 
-NN_BACKENDS = Registry("nearest-neighbour backend", {
-    "faiss": "privevo.pe.neighbours:faiss_search",
-    "torch": "privevo.pe.neighbours:torch_search",
+# A new backend: a search function (queries, database, k) -> int64 (n, k) plus one line here, declaring
+#   exact      whether it returns the exact L2 neighbours (the histogram's sensitivity assumes exact search)
+#   needs_gpu  whether it cannot run on a CPU (both here use a GPU where one exists, and need none)
+NN_BACKENDS = Registry("nearest-neighbour backend", traits=("exact", "needs_gpu"), entries={
+    "faiss": ("privevo.pe.neighbours:faiss_search", dict(exact=True, needs_gpu=False)),
+    "torch": ("privevo.pe.neighbours:torch_search", dict(exact=True, needs_gpu=False)),
 })
 
 
