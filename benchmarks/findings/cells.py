@@ -54,8 +54,10 @@ def load_campaign(path: Path = CAMPAIGN) -> list[Cell]:
     campaign = yaml.safe_load(path.read_text())
     cells = []
     for name, spec in campaign["configs"].items():
-        overrides = tuple((key, value) for key, value in (spec.get("set") or {}).items())
         for epsilon in spec.get("epsilons", campaign["epsilons"]):
+            # `set` narrows every cell of the config; `set_by_epsilon` adds what one epsilon's cells need.
+            changes = {**(spec.get("set") or {}), **((spec.get("set_by_epsilon") or {}).get(epsilon) or {})}
+            overrides = tuple(changes.items())
             for seed in spec.get("seeds", campaign["seeds"]):
                 cells.append(Cell(config=name, params_file=spec["params"], epsilon=float(epsilon), seed=int(seed),
                                   overrides=overrides))

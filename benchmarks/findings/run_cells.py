@@ -42,7 +42,9 @@ def cpu_model() -> str:
 
 
 def cell_params_file(cell: Cell, repo: Path) -> Path:
-    path = repo / "results" / "findings" / "cells" / f"{cell.cell_id}.yaml"
+    """The cell's params, always at one path: the workflow's commands name the params file, and a job whose command
+    changed would rerun, so the work cells share (data, models, S_0, real-data CNNs) is done once."""
+    path = repo / "results" / "findings" / "cell-params.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(cell.params_text(path, repo))
     return path

@@ -22,6 +22,8 @@ import tables  # noqa: E402
 def test_every_cell_is_one_run_of_its_shipped_config(tmp_path):
     cells = findings_cells.load_campaign()
     assert len({c.cell_id for c in cells}) == len(cells) == 12
+    assert dict(cells[0].overrides)["mixing.enabled"] is False  # compare.yaml mixes at epsilon 10 only
+    assert dict(next(c for c in cells if c.epsilon == 10.0).overrides)["mixing.epsilons"] == [10]
     assert [c.epsilon for c in cells[:6]] == [1.0] * 6  # epsilon 1 first
     for cell in (cells[0], next(c for c in cells if c.config == "ddpm")):
         path = tmp_path / "results" / "findings" / "cells" / f"{cell.cell_id}.yaml"
