@@ -6,7 +6,7 @@ Each cell's comparison.csv / robustness.csv hold one PE seed's rows (its sweep i
 the tables is one (method, epsilon): the mean and sample std over the PE seeds recorded for it, with n; the
 real-data row has no PE seed, so its std is over the classifier seeds, as its own row says. The ddpm cells
 contribute their PE and prior rows under "(DDPM only)" names. Wall times of each method's DP part come from the
-privevo TIMING lines the cell's rule logs hold (timings.json).
+privevo TIMING lines the cell's logs hold (timings.json), by step and folder.
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ PE = "PE synthetic -> CNN"
 PRIOR = "public prior (S_0) -> CNN"
 # The rows a non-default config contributes, renamed so the tables tell them apart.
 CONFIG_ROWS = {"ddpm": {PE: "PE, DDPM only -> CNN", PRIOR: "public prior (DDPM S_0) -> CNN"}}
-# Which rule logs are each method's DP part: PE's iterations 1..T (votes and the variations they steer), the
-# DP-SGD baseline's training, and the DP-SGD fine-tuning of "PE + DP-SGD" (its PE part is a PE run of its own).
-DP_PART_RULES = {"PE": ("histogram", "pe_variation", "pe_lookahead", "pe_release"),
-                 "DP-SGD": ("baseline_dpsgd",), "PE + DP-SGD (fine-tuning)": ("baseline_mix",)}
+# Each method's DP part, as (privevo step, a folder its log sits under): PE's iterations 1..T (the votes and the
+# variations they steer, in the run folder), the DP-SGD baseline's training, and the DP-SGD fine-tuning of
+# "PE + DP-SGD" (its PE part is a PE run of its own). Steps and folders, not rule names, so a renamed rule still counts.
+DP_PART_STEPS = {"PE": ({"pe-histogram", "pe-variation", "pe-lookahead", "pe-release"}, "/pe/runs/"),
+                 "DP-SGD": ({"dpsgd"}, "/dpsgd/"), "PE + DP-SGD (fine-tuning)": ({"dpsgd"}, "/mix/")}
 
 
 def load_cells(results: Path = RESULTS) -> list[dict]:
@@ -70,8 +71,9 @@ def _mean_std(values) -> tuple[float, float, int]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan, int(values.size)
 
 
-def _dp_seconds(cell: dict, rules: tuple[str, ...]) -> float | None:
-    seconds = [t["step_seconds"] for t in cell["timings"] if t["rule"].startswith(rules)]
+def _dp_seconds(cell: dict, part: str) -> float | None:
+    steps, folder = DP_PART_STEPS[part]
+    seconds = [t["step_seconds"] for t in cell["timings"] if t["step"] in steps and folder in "/" + t["log"]]
     return float(sum(seconds)) if seconds else None
 
 
@@ -114,7 +116,7 @@ def _dp_seconds_mean(cells: list[dict], method: str, epsilon: float) -> float:
     if key is None:
         return math.nan
     config = "ddpm" if "DDPM" in method else "default"
-    values = [_dp_seconds(c, DP_PART_RULES[key]) for c in cells if c["config"] == config and c["epsilon"] == epsilon]
+    values = [_dp_seconds(c, key) for c in cells if c["config"] == config and c["epsilon"] == epsilon]
     return _mean_std(values)[0]
 
 

@@ -53,10 +53,16 @@ def write_cell(results, config, epsilon, seed, rows, robustness_rows=()):
         "cell": folder.name, "config": config, "epsilon": epsilon, "seed": seed, "settings_hash": "h",
         "commit": "abc", "cpu": "cpu", "cores": 2, "wall_seconds": 10.0, "cpu_seconds": 20.0, "finished": "now"}))
     (folder / "timings.json").write_text(json.dumps([
-        {"rule": "histogram_001", "step": "histogram", "step_seconds": 2.0},
-        {"rule": "pe_variation_001", "step": "pe-variation", "step_seconds": 5.0 + seed},
-        {"rule": "baseline_dpsgd", "step": "dpsgd", "step_seconds": 30.0},
-        {"rule": "eval_downstream", "step": "eval-downstream", "step_seconds": 99.0}]))
+        {"log": "results/pe/runs/r/seed_0/eps_1/logs/histogram_001.log", "rule": "histogram_001",
+         "step": "pe-histogram", "step_seconds": 2.0},
+        {"log": "results/pe/runs/r/seed_0/eps_1/logs/pe_variation_001.log", "rule": "pe_variation_001",
+         "step": "pe-variation", "step_seconds": 5.0 + seed},
+        {"log": "results/pe/base/b/logs/pe_initial_samples.log", "rule": "pe_initial_samples", "step": "pe-init",
+         "step_seconds": 40.0},  # S_0: public, not the DP part
+        {"log": "results/dpsgd/d/seed_0/eps_1/logs/baseline_dpsgd.log", "rule": "baseline_dpsgd", "step": "dpsgd",
+         "step_seconds": 30.0},
+        {"log": "results/pe/runs/r/seed_0/eps_1/eval-x/logs/eval_downstream.log", "rule": "eval_downstream",
+         "step": "eval-downstream", "step_seconds": 99.0}]))
 
 
 def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
