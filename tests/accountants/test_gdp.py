@@ -5,7 +5,8 @@ import sys
 
 import pytest
 
-from privevo.accountants import gdp as accounting
+from privevo.accountants.analysis import gdp as accounting
+from privevo.accountants.gdp import calibrate
 
 # SPEC section 2: (sigma, T, delta) -> epsilon.
 GOLDEN = [
@@ -61,7 +62,7 @@ def test_bad_inputs_raise(kwargs):
 
 def test_calibrate_needs_exactly_one_target():
     with pytest.raises(ValueError, match="exactly one"):
-        accounting.calibrate(delta=1e-5, num_iterations=2, epsilon=1.0, noise_multiplier=3.0)
+        calibrate(delta=1e-5, num_iterations=2, epsilon=1.0, noise_multiplier=3.0)
 
 
 @pytest.mark.parametrize("args,solved", [

@@ -5,8 +5,9 @@ import math
 
 import pytest
 
-from privevo.accountants import dpsgd, gdp
-from privevo.accountants.gdp import AccountingError
+from privevo.accountants import calibration, gdp
+from privevo.accountants.analysis import pld
+from privevo.accountants.validation import AccountingError
 
 DELTA = 1e-5
 T = 11
@@ -23,13 +24,13 @@ def pe_events(epsilon_pe: float) -> list[dict]:
 def half():
     """Half of the total budget to PE (pe_fraction 0.5)."""
     pe = pe_events(0.5 * TOTAL)
-    return pe, dpsgd.calibrate_sgd_after(pe, sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
+    return pe, calibration.calibrate_sgd_after(pe, sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
 
 
 @pytest.fixture(scope="module")
 def plain():
     """DP-SGD alone at the total budget (named accountant prv, PLD cross-checked)."""
-    return dpsgd.calibrate_sgd(sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
+    return calibration.calibrate_sgd(sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
 
 
 def test_total_meets_target_and_is_close(half):
@@ -40,7 +41,7 @@ def test_total_meets_target_and_is_close(half):
     # an upper bound: the finer grid is not above the reported epsilon (by more than 1%)
     check = record["cross_check"]
     assert check["passed"] and check["value_discretization_interval"] < record["value_discretization_interval"]
-    assert check["epsilon"] <= record["epsilon"] * (1 + dpsgd.UPPER_BOUND_TOLERANCE)
+    assert check["epsilon"] <= record["epsilon"] * (1 + calibration.UPPER_BOUND_TOLERANCE)
     assert record["epsilon"] >= record["accountant_epsilon"] and record["epsilon"] >= check["epsilon"]
 
 
@@ -52,7 +53,7 @@ def test_matches_composition_by_hand(half):
     sigma_pe, sigma = pe[0]["noise_multiplier"], record["noise_multiplier"]
     sgd = [{"kind": "poisson_gaussian", "sample_rate": Q, "noise_multiplier": sigma, "count": STEPS}]
     assert record["events"] == pe + sgd and record["prior_events"] == pe and record["dpsgd_events"] == sgd
-    assert dpsgd.compose_epsilon(pe + sgd, delta=DELTA) == pytest.approx(record["epsilon"], rel=0.01)
+    assert pld.compose_epsilon(pe + sgd, delta=DELTA) == pytest.approx(record["epsilon"], rel=0.01)
 
     accountant = pld_privacy_accountant.PLDAccountant(value_discretization_interval=1e-4)
     accountant.compose(dp_event.ComposedDpEvent([
@@ -67,9 +68,9 @@ def test_matches_composition_by_hand(half):
 def test_parts_alone(half):
     pe, record = half
     assert record["prior_epsilon"] == pytest.approx(0.5 * TOTAL, rel=0.01)
-    assert record["prior_epsilon"] == pytest.approx(dpsgd.compose_epsilon(pe, delta=DELTA), rel=0.01)
+    assert record["prior_epsilon"] == pytest.approx(pld.compose_epsilon(pe, delta=DELTA), rel=0.01)
     assert record["dpsgd_epsilon"] == pytest.approx(
-        dpsgd.pld_epsilon(sample_rate=Q, noise_multiplier=record["noise_multiplier"], steps=STEPS, delta=DELTA), rel=0.01)
+        pld.pld_epsilon(sample_rate=Q, noise_multiplier=record["noise_multiplier"], steps=STEPS, delta=DELTA), rel=0.01)
     assert record["epsilon"] > record["prior_epsilon"] and record["epsilon"] > record["dpsgd_epsilon"]
     assert record["epsilon"] <= record["prior_epsilon"] + record["dpsgd_epsilon"]
 
@@ -80,7 +81,7 @@ def test_record_is_json_ready_and_round_trips(half):
     for key in ("epsilon", "delta", "noise_multiplier", "sample_rate", "steps", "sampling", "accountant",
                 "accountant_description", "neighbouring", "cross_check", "events", "prior_epsilon", "dpsgd_epsilon"):
         assert key in record, key
-    back = dpsgd.calibrate_sgd_after(pe, sample_rate=Q, steps=STEPS, delta=DELTA,
+    back = calibration.calibrate_sgd_after(pe, sample_rate=Q, steps=STEPS, delta=DELTA,
                                      noise_multiplier=record["noise_multiplier"])
     assert back["solved_for"] == "epsilon"
     assert back["epsilon"] == pytest.approx(record["epsilon"], rel=0.01)
@@ -92,7 +93,7 @@ def test_more_noise_than_dpsgd_alone(half, plain):
 
 
 def test_small_pe_fraction_approaches_plain_dpsgd(plain):
-    mixed = dpsgd.calibrate_sgd_after(pe_events(0.01 * TOTAL), sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
+    mixed = calibration.calibrate_sgd_after(pe_events(0.01 * TOTAL), sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
     assert mixed["noise_multiplier"] == pytest.approx(plain["noise_multiplier"], rel=0.03)
     assert mixed["noise_multiplier"] >= plain["noise_multiplier"] * 0.99
 
@@ -104,7 +105,7 @@ def test_small_pe_fraction_approaches_plain_dpsgd(plain):
 ])
 def test_prior_events_over_budget_raise(epsilon_pe, match):
     with pytest.raises(AccountingError, match=r"PE's releases \(prior_events\) " + match + r".*lower mixing\.pe_fraction"):
-        dpsgd.calibrate_sgd_after(pe_events(epsilon_pe), sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
+        calibration.calibrate_sgd_after(pe_events(epsilon_pe), sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL)
 
 
 @pytest.mark.parametrize("prior,kwargs,match", [
@@ -119,4 +120,4 @@ def test_prior_events_over_budget_raise(epsilon_pe, match):
 def test_bad_arguments(prior, kwargs, match):
     args = dict(sample_rate=Q, steps=STEPS, delta=DELTA, epsilon=TOTAL) | kwargs
     with pytest.raises(AccountingError, match=match):
-        dpsgd.calibrate_sgd_after(prior, **args)
+        calibration.calibrate_sgd_after(prior, **args)

@@ -1,4 +1,5 @@
-"""DP-SGD training: the stated epsilon, its three accountants, the record, sampling and secret noise."""
+"""DP-SGD training: the stated epsilon, its three accountants, the record, sampling and secret noise (the one DP
+noise policy of privevo.pe.noise: OS entropy by default, privacy.secure_noise for the secure draw)."""
 
 import json
 
@@ -11,8 +12,7 @@ import torch
 import privevo.models.dpsgd as dpsgd_model
 from privevo.models.classifier import SmallCNN, evaluate, num_parameters
 from privevo.models.dpsgd import SHUFFLED_WARNING, train_dpsgd
-
-
+from privevo.pe.noise import EntropyNoise, ReproducibleNoise, SecureNoise, dp_noise_source
 
 
 TINY = dict(epsilon=3.0, delta=1e-5, epochs=1, expected_batch_size=60, physical_batch_size=32, max_grad_norm=1.0,
@@ -75,10 +75,23 @@ def test_shuffled_batches_carry_a_warning(data):
     assert record["steps"] == 300 // 60
 
 
-def test_noise_is_not_reproducible(data, monkeypatch):
-    """Same seed: same initial weights (seeded) but different final ones (OS-entropy sampling and noise)."""
+class CountingSource:
+    """A DP source that wraps another and counts its draws."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, []
+        self.name, self.description, self.is_dp = inner.name, inner.description, inner.is_dp
+
+    def gaussian(self, sigma, size):
+        self.calls.append((sigma, size))
+        return self.inner.gaussian(sigma, size)
+
+
+@pytest.mark.parametrize("source", [None, EntropyNoise(), SecureNoise()], ids=["opacus-default", "entropy", "secure"])
+def test_noise_is_not_reproducible_from_any_dp_source(data, monkeypatch, source):
+    """Same seed: the same initial weights and the same seeded everything else, but different final weights."""
     x, y = data
-    kw = dict(TINY, expected_batch_size=100)
+    kw = dict(TINY, expected_batch_size=100, noise=source)
     inits = []
     real = dpsgd_model.SmallCNN
 
@@ -88,10 +101,63 @@ def test_noise_is_not_reproducible(data, monkeypatch):
         return model
 
     monkeypatch.setattr(dpsgd_model, "SmallCNN", spy)
-    m1, _ = train_dpsgd(x[:300], y[:300], seed=7, **kw)
-    m2, _ = train_dpsgd(x[:300], y[:300], seed=7, **kw)
+    m1, r1 = train_dpsgd(x[:300], y[:300], seed=7, **kw)
+    m2, r2 = train_dpsgd(x[:300], y[:300], seed=7, **kw)
     assert all(torch.equal(inits[0][k], inits[1][k]) for k in inits[0])
     assert any(not torch.equal(a, b) for a, b in zip(m1.state_dict().values(), m2.state_dict().values()))
+    assert r1["noise_multiplier"] == r2["noise_multiplier"] and r1["steps"] == r2["steps"]
+    assert r1["noise"] == r2["noise"] and r1["noise"]["seed_stored"] is False
+    assert r1["noise"]["source"] == ("os-entropy" if source is None else source.name)
+
+
+def test_secure_noise_reaches_dpsgd_and_the_record_names_it(data):
+    """privacy.secure_noise picks the secure source for DP-SGD as for PE's histograms; every gradient noise value is
+    drawn from it (one draw per parameter tensor per step, at sigma * max_grad_norm), and the record says so."""
+    x, y = data
+    source = dp_noise_source({"secure_noise": True, "reproducible_noise": False})
+    assert isinstance(source, SecureNoise)
+    counting = CountingSource(source)
+    model, record = train_dpsgd(x[:300], y[:300], seed=0, **dict(TINY, expected_batch_size=100, max_grad_norm=0.5),
+                                noise=counting)
+    shapes = [p.numel() for p in model.parameters()]
+    assert len(counting.calls) == record["steps"] * len(shapes)
+    assert sorted({size for _, size in counting.calls}) == sorted(set(shapes))
+    assert all(sigma == pytest.approx(record["noise_multiplier"] * 0.5) for sigma, _ in counting.calls)
+    assert record["noise"]["source"] == "secure" and record["noise"]["description"] == SecureNoise.description
+    assert "add_noise" in record["noise"]["drawn"] and record["noise"]["seed_stored"] is False
+    json.dumps(record)
+
+
+def test_the_default_record_names_opacus_os_entropy_draw(run):
+    _, record = run
+    assert record["noise"]["source"] == "os-entropy" and "os.urandom" in record["noise"]["description"]
+    assert record["noise"]["seed_stored"] is False
+
+
+def test_the_noise_hook_adds_the_sources_values_to_the_summed_gradients():
+    class Fixed:
+        name, description, is_dp = "fixed", "test", True
+
+        def gaussian(self, sigma, size):
+            return np.full(size, sigma)
+
+    grads = [torch.ones(2, 3), torch.zeros(4)]
+    params = [torch.nn.Parameter(torch.zeros_like(g)) for g in grads]
+    for p, g in zip(params, grads):
+        p.summed_grad = g.clone()
+    optimizer = type("FakeDPOptimizer", (), {"noise_multiplier": 2.0, "max_grad_norm": 0.25, "params": params})()
+    dpsgd_model._draw_noise_from(Fixed(), optimizer)
+    optimizer.add_noise()
+    assert torch.equal(params[0].grad, torch.full((2, 3), 1.5)) and torch.equal(params[1].grad, torch.full((4,), 0.5))
+    assert params[0].grad.dtype == torch.float32
+
+
+def test_noise_derivable_from_a_seed_is_refused(data):
+    x, y = data
+    with pytest.raises(ValueError, match="not a DP noise source"):
+        train_dpsgd(x[:100], y[:100], seed=0, noise=ReproducibleNoise(0, class_index=0, iteration=1), **TINY)
+    with pytest.raises(ValueError, match="noise must be a DP noise source"):
+        train_dpsgd(x[:100], y[:100], seed=0, noise="secure", **TINY)
 
 
 def test_generators_come_from_os_entropy(monkeypatch):

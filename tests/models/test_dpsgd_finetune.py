@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import squares
-from privevo.accountants import dpsgd as dpsgd_accounting
+from privevo.accountants import records
 from privevo.accountants import gdp
 from privevo.models.classifier import SmallCNN
 from privevo.models.dpsgd import train_dpsgd
@@ -73,7 +73,7 @@ def test_record_composes_both_parts(finetuned, pe_events):
     json.dumps(record)
     assert record["target_epsilon"] == TOTAL
     assert 0.97 * TOTAL <= record["epsilon"] <= TOTAL
-    assert record["accountant"] == dpsgd_accounting.COMPOSED_ACCOUNTANT
+    assert record["accountant"] == records.COMPOSED_ACCOUNTANT
     sgd = {"kind": "poisson_gaussian", "sample_rate": 40 / 200, "noise_multiplier": record["noise_multiplier"],
            "count": record["steps"]}
     assert record["events"] == pe_events + [sgd]

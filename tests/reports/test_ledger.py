@@ -42,7 +42,7 @@ def mix_release(pe, total_epsilon, sgd_sigma=2.0):
 
 
 def test_a_mix_shares_its_pe_release_events_once():
-    from privevo.accountants.dpsgd import compose_epsilon
+    from privevo.accountants.analysis.pld import compose_epsilon
 
     pe = pe_release(1.0, 0)
     mix = mix_release(pe, 4.0)

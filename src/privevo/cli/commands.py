@@ -218,7 +218,7 @@ def cmd_calibrate(args) -> int:
 
     sgd = args.sample_rate is not None or args.steps is not None
     if sgd:
-        from privevo.accountants.dpsgd import calibrate_sgd
+        from privevo.accountants.calibration import calibrate_sgd
 
         if args.sample_rate is None or args.steps is None or args.delta is None or args.params_file:
             raise SystemExit("privevo calibrate: DP-SGD needs --sample-rate, --steps and --delta (and no --params)")

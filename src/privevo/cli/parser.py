@@ -275,7 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from privevo.accountants.gdp import AccountingError
+    from privevo.accountants.validation import AccountingError
     from privevo.io.images import ArtifactError
     from privevo.config.params import ParamsError
     from privevo.data import DataSourceError

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from privevo.accountants.gdp import MAX_EPSILON
+from privevo.accountants.validation import MAX_EPSILON
 from privevo.apis.base import check_degree
 from privevo.core.errors import ParamsError
 

@@ -1,7 +1,7 @@
 """DP-SGD baseline: :class:`~privevo.models.classifier.SmallCNN` trained directly on the private images.
 
-Opacus 1.6 does the per-example clipping and the Gaussian noise; the privacy accounting is
-:func:`privevo.accountants.dpsgd.calibrate_sgd` (named accountant, PLD cross-check) and Opacus' own
+Opacus 1.6 does the per-example clipping and adds the Gaussian noise; the privacy accounting is
+:func:`privevo.accountants.calibration.calibrate_sgd` (named accountant, PLD cross-check) and Opacus' own
 accountant is read back after training as a third check.
 
 What makes the stated epsilon hold (SPEC section 4):
@@ -11,10 +11,14 @@ What makes the stated epsilon hold (SPEC section 4):
   convention), so ``steps = epochs * int(1 / sample_rate)``, exactly the number of noisy updates made.
   The logical batch is split into physical batches of at most ``physical_batch_size`` (Opacus'
   BatchMemoryManager); clipping and noise act on the logical batch only.
-- Both the batch sampling and the gradient noise draw from ``torch.Generator`` s seeded from OS entropy
-  (``os.urandom``), never stored or logged: amplification by subsampling needs the sampling to be
-  secret too. Only the weight initialisation derives from ``seed`` (role "classifier"), so two runs
-  with the same seed start from the same weights but never end at the same ones.
+- The batch sampling draws from a ``torch.Generator`` seeded from OS entropy (``os.urandom``), never
+  stored or logged: amplification by subsampling needs the sampling to be secret too. The gradient
+  noise follows the one DP noise policy (``privevo.pe.noise``): by default a ``torch.Generator`` seeded
+  from OS entropy too; given ``noise`` (the caller's ``privevo.pe.noise.dp_noise_source(privacy)``, e.g.
+  the secure source of ``privacy.secure_noise``), every noise value is drawn from it instead, through
+  Opacus' noise hook (``DPOptimizer.add_noise``). Only the weight initialisation derives from ``seed``
+  (role "classifier"), so two runs with the same seed start from the same weights but never end at the
+  same ones.
 - No model selection on private data: there is no validation split and the last step's weights are
   kept (picking an epoch on private validation data would spend privacy that nothing accounts for).
 
@@ -31,20 +35,15 @@ import os
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from privevo.accountants.dpsgd import (
-    ACCOUNTANT_DESCRIPTIONS,
-    calibrate_sgd,
-    calibrate_sgd_after,
-    compose_epsilon,
-    epsilon_for,
-)
+from privevo.accountants.analysis.pld import compose_epsilon
+from privevo.accountants.calibration import calibrate_sgd, calibrate_sgd_after, epsilon_for
 from privevo.core.seeding import torch_seed
 from privevo.core.timing import model_time
 from privevo.io.images import check_labels
@@ -76,15 +75,61 @@ SHUFFLED_WARNING = ("accounting assumes Poisson sampling; shuffled fixed-size ba
                     "epsilon is not a proven bound")
 MODEL_SELECTION = ("none: the weights after the last step are kept; no private validation split exists, since "
                    "choosing an epoch on private data would spend privacy that is not accounted")
-RANDOMNESS = ("batch sampling and gradient noise from torch.Generators seeded by os.urandom (not stored); "
-              "weight initialisation from the seed (role 'classifier')")
-RANDOMNESS_FINE_TUNED = ("batch sampling and gradient noise from torch.Generators seeded by os.urandom (not stored); "
-                         "initial weights copied from initial_model (fine-tuning; the seed is not used)")
+RANDOMNESS = ("batch sampling from a torch.Generator seeded by os.urandom (not stored); gradient noise from the DP "
+              "noise source (see noise); weight initialisation from the seed (role 'classifier')")
+RANDOMNESS_FINE_TUNED = ("batch sampling from a torch.Generator seeded by os.urandom (not stored); gradient noise from "
+                         "the DP noise source (see noise); initial weights copied from initial_model (fine-tuning; the "
+                         "seed is not used)")
+DEFAULT_NOISE = {
+    "source": "os-entropy",
+    "description": "torch.normal from a torch.Generator (Opacus' own noise draw) seeded by 8 bytes of os.urandom per "
+                   "run, never stored",
+}
+NOISE_HOOK = "every noise value drawn from the source, per parameter tensor at every step (Opacus' DPOptimizer.add_noise)"
+
+
+class NoiseSource(Protocol):
+    """A DP noise source of the one policy (``privevo.pe.noise``: EntropyNoise, SecureNoise), passed in by the
+    caller since models do not import pe."""
+
+    name: str
+    description: str
+    is_dp: bool
+
+    def gaussian(self, sigma: float, size: int) -> np.ndarray:
+        """``size`` independent N(0, sigma^2) values as float64."""
 
 
 def _os_entropy_generator() -> torch.Generator:
     """A CPU ``torch.Generator`` seeded from 8 bytes of OS entropy; the seed is neither kept nor logged."""
     return torch.Generator().manual_seed(int.from_bytes(os.urandom(8), "little"))
+
+
+def noise_record(noise: NoiseSource | None) -> dict:
+    """What dpsgd.json says about the gradient noise: its source, and that its seed is never stored."""
+    if noise is None:
+        return {**DEFAULT_NOISE, "seed_stored": False, "drawn": "by Opacus (DPOptimizer.add_noise)"}
+    return {"source": noise.name, "description": noise.description, "seed_stored": False, "drawn": NOISE_HOOK}
+
+
+def _draw_noise_from(noise: NoiseSource, optimizer) -> None:
+    """Replace Opacus' noise draw of ``optimizer`` (a DPOptimizer) by draws from ``noise``: the same step as
+    ``DPOptimizer.add_noise`` (std noise_multiplier * max_grad_norm added to each summed clipped gradient)."""
+    from opacus.optimizers.optimizer import _check_processed_flag, _mark_as_processed
+
+    def add_noise() -> None:
+        std = optimizer.noise_multiplier * optimizer.max_grad_norm
+        for p in optimizer.params:
+            _check_processed_flag(p.summed_grad)
+            summed = p.summed_grad
+            values = np.asarray(noise.gaussian(std, summed.numel()), dtype=np.float64)
+            if values.shape != (summed.numel(),):
+                raise RuntimeError(f"noise source {noise.name} drew {values.shape} values for {summed.numel()}")
+            drawn = torch.from_numpy(values).to(dtype=summed.dtype, device=summed.device).view_as(summed)
+            p.grad = (summed + drawn).view_as(p)
+            _mark_as_processed(p.summed_grad)
+
+    optimizer.add_noise = add_noise
 
 
 def _check_int(name: str, value: int, minimum: int = 1) -> int:
@@ -128,10 +173,11 @@ def train_dpsgd(
     progress: bool | None = None,
     initial_model: SmallCNN | None = None,
     prior_events: Sequence[dict] = (),
+    noise: NoiseSource | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train :class:`SmallCNN` with DP-SGD to (``epsilon``, ``delta``)-DP on the private training images.
 
-    The noise multiplier is calibrated by :func:`~privevo.accountants.dpsgd.calibrate_sgd` for
+    The noise multiplier is calibrated by :func:`~privevo.accountants.calibration.calibrate_sgd` for
     ``sample_rate = expected_batch_size / N`` and ``steps = epochs * int(1 / sample_rate)`` (with
     ``poisson_sampling=False``: ``epochs * ceil(N / expected_batch_size)`` shuffled batches), exactly the
     number of noisy updates made; the record's ``epsilon`` is at most ``epsilon``. ``optimizer``
@@ -141,18 +187,23 @@ def train_dpsgd(
     Mixing ("PE + DP-SGD"): with ``initial_model`` (e.g. a SmallCNN trained on PE's synthetic images), DP-SGD
     fine-tunes a copy of it (all its parameters, on the CPU; the caller's model is left unchanged) instead of
     a fresh seeded initialisation. With ``prior_events`` (releases already made from the same private data,
-    event dicts of :func:`~privevo.accountants.dpsgd.compose_epsilon`, e.g. PE's
+    event dicts of :func:`~privevo.accountants.analysis.pld.compose_epsilon`, e.g. PE's
     ``{"kind": "gaussian", "noise_multiplier": sigma_PE, "count": T}``), the noise is calibrated by
-    :func:`~privevo.accountants.dpsgd.calibrate_sgd_after` so that the PLD composition of the prior events
+    :func:`~privevo.accountants.calibration.calibrate_sgd_after` so that the PLD composition of the prior events
     and the DP-SGD steps is at most ``epsilon`` (the *total*); the record's ``epsilon`` is then the composed
     one, ``events`` lists both parts, ``prior_epsilon`` and ``dpsgd_epsilon`` are each part alone, and
     ``named_accountant_check`` is the named ``accountant``'s epsilon of the DP-SGD part alone. With neither,
     training is exactly the plain baseline's.
 
+    ``noise``: the source of the gradient noise, from the one DP noise policy (the caller passes
+    ``privevo.pe.noise.dp_noise_source(params["privacy"])``, so ``privacy.secure_noise`` reaches DP-SGD);
+    None draws it as Opacus does, from a ``torch.Generator`` seeded from OS entropy. Either way the seed
+    is never stored, and the record's ``noise`` names the source.
+
     Returns ``(model, record)``: the model in eval mode (plain SmallCNN, Opacus hooks removed) and a
     JSON-ready record with everything that changes epsilon (sampling, sample_rate, steps, noise_multiplier,
     max_grad_norm, accountant), the accountants' epsilons (named, PLD cross-check, Opacus' own after
-    training), training settings, per-epoch history (loss and accuracy on the noisy training batches),
+    training), the noise source, training settings, per-epoch history (loss and accuracy on the noisy training batches),
     parameter count, wall time and any ``warnings``.
     """
     from opacus import PrivacyEngine
@@ -184,6 +235,11 @@ def train_dpsgd(
             raise ValueError(f"initial_model takes {tuple(initial_model.input_shape)} images (H, W, C) with "
                              f"{initial_model.num_classes} classes; the training data has {expected_shape} with "
                              f"{num_classes}")
+    if noise is not None and not (isinstance(getattr(noise, "name", None), str) and callable(getattr(noise, "gaussian", None))):
+        raise ValueError(f"noise must be a DP noise source (privevo.pe.noise.dp_noise_source), got {noise!r}")
+    if noise is not None and getattr(noise, "is_dp", False) is not True:
+        raise ValueError(f"noise {noise.name!r} is not a DP noise source (is_dp is not True, e.g. derivable from a "
+                         "seed): DP-SGD's noise must come from privevo.pe.noise.dp_noise_source")
     if isinstance(prior_events, (str, bytes, dict)):
         raise ValueError(f"prior_events must be a sequence of event dicts, got {prior_events!r}")
     prior_events = list(prior_events)
@@ -219,7 +275,8 @@ def train_dpsgd(
     opacus_accountant = accountant if accountant in OPACUS_ACCOUNTANTS else "prv"
     history: list[dict[str, Any]] = []
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
-        # noise comes from an OS-entropy-seeded generator (see the module docstring), not torchcsprng
+        # noise comes from the DP noise source or an OS-entropy-seeded generator (see the module docstring); Opacus'
+        # secure_mode would need torchcsprng, which has no build for this Python / torch
         warnings.filterwarnings("ignore", message=".*[Ss]ecure RNG.*")
         warnings.filterwarnings("ignore", message="Full backward hook is firing")  # the first conv's input
         if initial_model is None:
@@ -233,7 +290,9 @@ def train_dpsgd(
         private_model, opt, loader = engine.make_private(
             module=model, optimizer=opt, data_loader=loader, noise_multiplier=noise_multiplier,
             max_grad_norm=max_grad_norm, poisson_sampling=False,  # the loader above already samples
-            noise_generator=_os_entropy_generator())
+            noise_generator=_os_entropy_generator() if noise is None else None)
+        if noise is not None:
+            _draw_noise_from(noise, opt)
         # make_private assumes sample_rate = 1 / len(loader); the exact rate is expected_batch_size / n.
         opt.expected_batch_size = expected_batch_size
         accountant_hook = engine.accountant.get_optimizer_hook_fn(sample_rate=sample_rate)
@@ -302,8 +361,7 @@ def train_dpsgd(
         "delta": privacy["delta"],
         "target_epsilon": float(epsilon),
         "accountant": privacy["accountant"] if prior_events else accountant,
-        "accountant_description": (privacy["accountant_description"] if prior_events
-                                   else ACCOUNTANT_DESCRIPTIONS.get(accountant, accountant)),
+        "accountant_description": privacy["accountant_description"],
         "accountant_epsilon": privacy["accountant_epsilon"],
         "accountant_epsilon_after_training": final_epsilon,
         "epsilon_source": privacy["epsilon_source"],
@@ -329,6 +387,7 @@ def train_dpsgd(
         "num_parameters": num_parameters(model),
         "model_selection": MODEL_SELECTION,
         "randomness": RANDOMNESS,
+        "noise": noise_record(noise),
         "seed": int(seed),
         "wall_seconds": wall,
         "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])),
@@ -350,6 +409,6 @@ def train_dpsgd(
     if initial_model is not None:
         record["initialisation"] = "copy of initial_model (fine-tuned with DP-SGD)"
         record["randomness"] = RANDOMNESS_FINE_TUNED
-    logger.info("DP-SGD seed %d: epsilon %.4g (%s), PLD %.4g, Opacus %.4g, %.0f s", seed, record["epsilon"],
-                accountant, record["cross_check"]["epsilon"], opacus_epsilon, wall)
+    logger.info("DP-SGD seed %d: epsilon %.4g (%s), PLD %.4g, Opacus %.4g, noise %s, %.0f s", seed, record["epsilon"],
+                accountant, record["cross_check"]["epsilon"], opacus_epsilon, record["noise"]["source"], wall)
     return model, record

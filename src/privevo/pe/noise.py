@@ -1,4 +1,9 @@
-"""Where the DP histogram's Gaussian noise comes from: the operating system's entropy, never a public seed.
+"""Where the Gaussian noise of every DP mechanism comes from: the operating system's entropy, never a public seed.
+
+One policy for PE's histograms and DP-SGD's gradient noise (:func:`noise_source`, :func:`dp_noise_source`):
+OS entropy by default, ``privacy.secure_noise: true`` switches both to the secure draw below, and the
+noise's seed is never stored nor derived from ``seed`` in params.yaml. (DP-SGD's trainer, in the models
+layer, takes the source from its caller: see ``privevo.models.dpsgd.train_dpsgd(noise=...)``.)
 
 A histogram's noise must not be derivable from anything written down. If it came from ``seed`` in
 params.yaml, anyone holding a released histogram and the params could regenerate the noise, subtract it
@@ -11,8 +16,9 @@ each Gaussian value is the sum of 4 Gaussians of standard deviation sigma, halve
 ``secure_mode`` does after Holohan and Braghin (2021). The sum blurs the gaps between representable
 floats that the attacks read.
 
-``reproducible`` exists only to debug: the noise is drawn from the public root seed, so the output is
-NOT a DP release, and every report says so.
+``reproducible`` exists only to debug PE: a histogram's noise is drawn from the public root seed, so the output
+is NOT a DP release, and every report says so. It never applies to DP-SGD, whose noise always follows
+the two DP sources above.
 """
 
 from __future__ import annotations
@@ -29,10 +35,12 @@ NOT_DP_WARNING = "NOT a DP release: the noise is derivable from a public seed (p
 
 
 class NoiseSource(Protocol):
-    """Draws the Gaussian noise of one histogram."""
+    """Draws Gaussian noise: one histogram's, or one DP-SGD step's for one parameter tensor."""
 
     name: str
     description: str
+    is_dp: bool
+    """False when the noise is derivable from a public seed (debug only)."""
 
     def gaussian(self, sigma: float, size: int) -> np.ndarray:
         """``size`` independent N(0, sigma^2) values as float64."""
@@ -42,8 +50,9 @@ class EntropyNoise:
     """numpy's PCG64 seeded afresh from the OS entropy pool at every draw; the seed is never kept."""
 
     name = "os-entropy"
+    is_dp = True
     description = ("numpy PCG64 seeded by np.random.SeedSequence() from the operating system's entropy pool, "
-                   "a fresh seed per histogram, never stored")
+                   "a fresh seed per draw (per histogram; per parameter tensor and step in DP-SGD), never stored")
 
     def gaussian(self, sigma: float, size: int) -> np.ndarray:
         return np.random.default_rng(np.random.SeedSequence()).normal(0.0, sigma, size=size)
@@ -53,6 +62,7 @@ class SecureNoise:
     """Uniforms from os.urandom (a CSPRNG) through Box-Muller; each value the halved sum of 4 Gaussians."""
 
     name = "secure"
+    is_dp = True
     description = ("uniforms from os.urandom (CSPRNG), Box-Muller Gaussians; each noise value is the sum of 4 "
                    "N(0, sigma^2) draws divided by 2 (opacus secure_mode; Holohan and Braghin 2021)")
     _NUM_SUMMANDS = 4
@@ -79,6 +89,7 @@ class ReproducibleNoise:
     """DEBUG ONLY: the noise of (class, iteration) from the public root seed. Not a DP release."""
 
     name = "reproducible-from-public-seed"
+    is_dp = False
     description = "numpy PCG64 seeded from params seed per (noise, class, iteration): " + NOT_DP_WARNING
 
     def __init__(self, seed: int, *, class_index: int, iteration: int):
@@ -92,6 +103,12 @@ def noise_source(privacy: dict, *, seed: int, class_index: int, iteration: int) 
     """The noise source that ``privacy`` (params' privacy section) asks for."""
     if privacy.get("reproducible_noise"):
         return ReproducibleNoise(seed, class_index=class_index, iteration=iteration)
+    return dp_noise_source(privacy)
+
+
+def dp_noise_source(privacy: dict) -> NoiseSource:
+    """The DP noise source that ``privacy`` asks for, for every mechanism (DP-SGD's gradient noise too):
+    :class:`SecureNoise` under ``secure_noise``, else :class:`EntropyNoise`; never from a seed."""
     if privacy.get("secure_noise"):
         return SecureNoise()
     return EntropyNoise()

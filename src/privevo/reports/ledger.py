@@ -7,7 +7,7 @@ composes all their Gaussian events in one PLD accountant (dp-accounting) at the 
 
 from __future__ import annotations
 
-from privevo.accountants.dpsgd import compose_epsilon
+from privevo.accountants.analysis.pld import compose_epsilon
 
 LEDGER_NOTE = (
     "Each release is (epsilon, delta)-DP on its own. Quote a release's own epsilon when only that release "
