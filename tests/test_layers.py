@@ -22,6 +22,8 @@ ALLOWED = {
     "models": BASE | {"accountants", "apis", "models"},
     "evaluation": BASE | {"accountants", "apis", "embedders", "data", "pe", "config", "models", "evaluation"},
     "reports": BASE | {"accountants", "apis", "embedders", "data", "pe", "config", "models", "evaluation", "reports"},
+    "steps": BASE | {"accountants", "apis", "embedders", "data", "pe", "config", "models", "evaluation", "reports",
+                     "steps"},
     "cli": set(),  # the top: may import anything
 }
 

@@ -9,7 +9,7 @@ import yaml
 
 from privevo.apis import APIS, carries_state, make_api, uses_foundation_model, uses_public_pool
 from privevo.apis.retrieval import PublicPoolRetrievalAPI
-from privevo.cli import commands as cli
+from privevo.steps import common as steps_common
 from privevo.cli import main
 from privevo.config.layout import Layout
 from privevo.config.params import load_params
@@ -117,7 +117,7 @@ def test_cli_steps_carry_pool_indices_from_s0_through_selection_and_variation(tm
     path.write_text(yaml.safe_dump(params))
     pool = make_pool(200)
     save_images(tmp_path / "public.npz", pool, np.zeros(200, np.int64))
-    monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
+    monkeypatch.setattr(steps_common, "embedder", lambda params, name=None: FakeEmbedder())
     common = ["--params", str(path), "--model", "unused", "--public", str(tmp_path / "public.npz")]
     assert main(["pe-init", *common, "--out", str(tmp_path / "s0.npz")]) == 0
     s0 = load_npz(tmp_path / "s0.npz")

@@ -9,7 +9,7 @@ import yaml
 
 from privevo.apis import APIS, garments, make_api
 from privevo.apis.simulator import CLASS_COLUMN, SEED_COLUMN, STATE_WIDTH, GarmentSimulatorAPI, reflect_unit
-from privevo.cli import commands as cli
+from privevo.steps import common as steps_common
 from privevo.cli import main
 from privevo.config.params import load_params
 from privevo.core.errors import ParamsError
@@ -126,7 +126,7 @@ def test_cli_steps_carry_the_parameters_from_s0_through_selection_and_variation(
                         variation_degrees=[0.6])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
+    monkeypatch.setattr(steps_common, "embedder", lambda params, name=None: FakeEmbedder())
     common = ["--params", str(path), "--model", "unused"]
     assert main(["pe-init", *common, "--out", str(tmp_path / "s0.npz")]) == 0
     s0 = load_npz(tmp_path / "s0.npz")

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.config.params import ParamsError, check_memory, load_params, population_sizes, validate_params
+from privevo.config.params import ParamsError, load_params, validate_params
+from privevo.config.memory import check_memory
+from privevo.config.schedule import population_sizes
 
 from conftest import ROOT, mutate
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.cli import commands as cli
+from privevo.steps import common as steps_common
 from privevo.cli import main
 from privevo.config.layout import Layout
-from privevo.config.params import (api_of_iteration, estimate_peak_memory, load_params, population_sizes,
-                                   scheduled_apis)
+from privevo.config.params import load_params
+from privevo.config.schedule import api_of_iteration, population_sizes, scheduled_apis
+from privevo.config.memory import estimate_peak_memory
 from privevo.config.plan import plan_run
 from privevo.core.errors import ParamsError
 from privevo.io.artifacts import load_npz
@@ -121,7 +122,7 @@ def test_cli_switches_from_the_simulator_to_diffusion_and_drops_the_garment_stat
                         api_schedule=[{"from_iteration": 2, "api": "diffusion", "num_samples_per_class": 2}])
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
+    monkeypatch.setattr(steps_common, "embedder", lambda params, name=None: FakeEmbedder())
     common = ["--params", str(path), "--model", str(model)]
     np.save(tmp_path / "private.npy", np.random.default_rng(0).normal(size=(40, 49)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 4))

@@ -6,7 +6,8 @@ import sys
 import pytest
 import yaml
 
-from privevo.config.params import ParamsError, load_params, merge_params, population_sizes, read_params_file
+from privevo.config.params import ParamsError, load_params, merge_params, read_params_file
+from privevo.config.schedule import population_sizes
 
 from conftest import ROOT
 

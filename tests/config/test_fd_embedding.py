@@ -2,7 +2,8 @@
 
 import pytest
 
-from privevo.config.layout import Layout, rule_settings
+from privevo.config.layout import Layout
+from privevo.config.triggers import rule_settings
 from privevo.config.params import ParamsError, load_params, validate_params
 from privevo.config.runs import Sweep
 

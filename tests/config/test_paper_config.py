@@ -7,8 +7,10 @@ import pytest
 
 from privevo.apis.base import check_degree
 from privevo.cli import main
-from privevo.config import params as params_module
-from privevo.config.params import estimate_peak_memory, load_params, variation_degrees
+from privevo.config import memory as memory_module
+from privevo.config.params import load_params
+from privevo.config.memory import estimate_peak_memory
+from privevo.config.schedule import variation_degrees
 from privevo.config.plan import ASSUMED_SECONDS_PER_IMAGE_STEP, plan_run
 
 from conftest import ROOT
@@ -20,7 +22,7 @@ PAPER = ROOT / "config" / "paper-cifar10.yaml"
 def big_machine(monkeypatch):
     # The lookahead of 400,000 variations needs ~4.6 GB (checked against MemAvailable); the config is meant for a
     # GPU machine, so validate it as if on one whatever this machine's free memory.
-    monkeypatch.setattr(params_module, "available_memory_bytes", lambda: 64 * 2**30)
+    monkeypatch.setattr(memory_module, "available_memory_bytes", lambda: 64 * 2**30)
 
 
 def test_paper_config_validates_with_the_papers_numbers():

@@ -4,8 +4,8 @@ import sys
 import pytest
 import yaml
 
-from privevo.config.params import (ParamsError, degree_of_iteration, load_params, population_sizes, privacy_tag,
-                                   validate_params, variation_degrees)
+from privevo.config.params import ParamsError, load_params, privacy_tag, validate_params
+from privevo.config.schedule import degree_of_iteration, population_sizes, variation_degrees
 
 from conftest import ROOT, mutate
 

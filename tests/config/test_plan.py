@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from privevo.cli import main
-from privevo.config.params import degree_of_iteration, load_params
+from privevo.config.params import load_params
+from privevo.config.schedule import degree_of_iteration
 from privevo.config.plan import MEASURED_SECONDS_PER_IMAGE_STEP, format_plan, plan_run, project_time, resolve_cost
 
 from conftest import ROOT

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from privevo.config import layout as workflow
+from privevo.config import triggers as workflow
 from privevo.config.params import load_params
 
 from conftest import ROOT
@@ -22,9 +22,9 @@ def every_rule_with_settings():
     return set(re.findall(r'settings\("(\w+)", "\w+"\)', text))
 
 
-def test_every_rule_that_declares_settings_names_its_modules(params):
+def test_every_rule_that_declares_settings_names_its_step(params):
     rules = every_rule_with_settings()
-    assert rules and rules <= set(workflow.RULE_MODULES)
+    assert rules and rules <= set(workflow.RULE_STEPS)
     for rule in rules:
         settings = workflow.rule_settings(params, rule)
         settings = settings(1) if callable(settings) else settings

@@ -130,15 +130,15 @@ def test_inception_real_weights():
 def test_workflow_fid_uses_cleanfid_resize(fake_inception_dir):
     """The workflow's embedder for embedding.name: inception (fd curve, histogram, clean-fid check) is the
     Inception FID at 299 with clean-fid's "clean" resize, and the FD curve names it FID."""
-    from privevo.cli import commands
+    from privevo.steps import common
     from privevo.config.params import load_params
 
     root = Path(__file__).resolve().parents[2]
     params = load_params(root / "config" / "smoke.yaml",
                          ["embedding.name=inception", f"embedding.inception_path={fake_inception_dir}", "device=cpu"])
-    embedder = commands._embedder(params)
+    embedder = common.embedder(params)
     assert isinstance(embedder, InceptionEmbedder) and embedder.config["quantize_after_resize"] is False
-    assert commands._fd_metric_name(params["embedding"]["name"]) == "FID"
+    assert common.fd_metric_name(params["embedding"]["name"]) == "FID"
     x = random_images(2, 3, size=12, seed=9)
     features = embedder.embed(x, progress=False)
     np.testing.assert_array_equal(features[:, 1:3], np.full((2, 2), 299.0))  # the module saw 299 x 299

@@ -7,15 +7,16 @@ import numpy as np
 import pytest
 import yaml
 
-from privevo.cli import commands as cli
+from privevo.steps import common as steps_common
 from privevo.cli import main
 from privevo.pe import loop as pe
 from privevo.pe.lookahead import lookahead_embeddings
 from privevo.core import seeding
 from privevo.io.artifacts import load_npz, save_images
-from privevo.config.params import load_params, variation_degrees
+from privevo.config.params import load_params
+from privevo.config.schedule import variation_degrees
 from privevo.pe.noise import EntropyNoise, ReproducibleNoise
-from privevo.config.layout import rule_settings
+from privevo.config.triggers import rule_settings
 
 from conftest import ROOT
 
@@ -98,8 +99,8 @@ def test_iteration_t_uses_degree_t_for_the_lookahead_of_s_t_minus_1_and_the_vari
     params = load_params(tiny_params)
     degrees = variation_degrees(params)
     api = FakeAPI()
-    monkeypatch.setattr(cli, "_api", lambda params, args, iteration: api)
-    monkeypatch.setattr(cli, "_embedder", lambda params: FakeEmbedder())
+    monkeypatch.setattr(steps_common, "step_api", lambda params, *, model, public=None, iteration: api)
+    monkeypatch.setattr(steps_common, "embedder", lambda params, name=None: FakeEmbedder())
     labels = np.repeat(np.arange(10), 3)
     save_images(tmp_path / "pop.npz", np.zeros((30, 4, 4, 1), np.uint8), labels, parent_ids=np.arange(30))
     for t in (1, 2, 3):

@@ -8,7 +8,8 @@ import pytest
 import yaml
 
 from privevo.cli import main
-from privevo.config.layout import Layout, rule_settings
+from privevo.config.layout import Layout
+from privevo.config.triggers import rule_settings
 from privevo.config.params import load_params, settings_at_epsilon
 from privevo.io.artifacts import load_npz, save_images
 from privevo.pe.histogram import matched_threshold

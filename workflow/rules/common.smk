@@ -1,6 +1,7 @@
 # Shared by every rule file: path patterns, the lookup from a wildcard key to the run that uses it, the
 # settings each rule depends on, and the cores and memory of heavy rules. Reads and writes no artifacts.
-from privevo.config.layout import Layout, rule_settings
+from privevo.config.layout import Layout
+from privevo.config.triggers import rule_settings
 from privevo.config.params import fd_embedding_name
 
 # Path patterns: the primary run's layout with every key replaced by its wildcard.

@@ -8,7 +8,6 @@ import logging
 import sys
 import time
 
-from privevo.cli import commands
 
 logger = logging.getLogger("privevo")
 TIMING_PREFIX = "TIMING "
@@ -63,16 +62,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "the workflow passes each job's declared threads")
     sub = parser.add_subparsers(dest="command", required=True, metavar="<step>")
 
-    def step(name, func, help_text, params=True):
+    def step(name, step_name, help_text, params=True):
+        """The verb ``name`` runs privevo.steps.<step_name> (the same word with "_" for "-")."""
+        if step_name != name.replace("-", "_"):
+            raise ValueError(f"the verb {name!r} must run the step of the same name, not {step_name!r}")
         p = sub.add_parser(name, help=help_text, description=help_text)
         if params:
             p.add_argument("--params", default="params.yaml", help="the params file (default: params.yaml)")
             _add_overrides(p)
-        p.set_defaults(func=func)
+        p.set_defaults(step=step_name)
         return p
 
-    step("validate-params", commands.cmd_validate_params, "check params.yaml against the schema and print derived settings")
-    p = step("plan", commands.cmd_plan, "count a PE run's model calls (images, image-steps, UNet batches, embedder "
+    step("validate-params", "validate_params", "check params.yaml against the schema and print derived settings")
+    p = step("plan", "plan", "count a PE run's model calls (images, image-steps, UNet batches, embedder "
              "forwards) and project its time, without loading a model")
     cost = p.add_mutually_exclusive_group()
     cost.add_argument("--seconds-per-image-step", type=_positive_float, metavar="SECONDS",
@@ -84,20 +86,20 @@ def build_parser() -> argparse.ArgumentParser:
                       "'assumed' in the output")
     p.add_argument("--devices", type=_positive_int, nargs="+", default=[1, 8], metavar="N",
                    help="project the wall time on N devices (default: 1 8); device-hours do not depend on N")
-    p.add_argument("--json", help="also write the numbers as JSON here")
-    p = step("prepare-data", commands.cmd_prepare_data, "write the private (Fashion-MNIST) and public image sets as .npz")
+    p.add_argument("--json", dest="json_out", help="also write the numbers as JSON here")
+    p = step("prepare-data", "prepare_data", "write the private (Fashion-MNIST) and public image sets as .npz")
     p.add_argument("--out-dir", help="output folder (default: paths.data_dir)")
-    p = step("pretrain", commands.cmd_pretrain, "pretrain the foundation DDPM on the public set only")
+    p = step("pretrain", "pretrain", "pretrain the foundation DDPM on the public set only")
     p.add_argument("--public", required=True)
     p.add_argument("--out", required=True, help="diffusers model folder to write")
-    p = step("model-info", commands.cmd_model_info, "record which foundation model a run uses (with weight hashes)")
+    p = step("model-info", "model_info", "record which foundation model a run uses (with weight hashes)")
     p.add_argument("--model", required=True, help="the diffusers model folder")
     p.add_argument("--out", required=True)
-    p = step("embed-private", commands.cmd_embed_private, "embed the private training set (input of the DP histogram)")
+    p = step("embed-private", "embed_private", "embed the private training set (input of the DP histogram)")
     p.add_argument("--private", required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--out-labels", required=True)
-    p = step("calibrate", commands.cmd_calibrate, "privacy calculator: solve for the noise multiplier or for epsilon", params=False)
+    p = step("calibrate", "calibrate", "privacy calculator: solve for the noise multiplier or for epsilon", params=False)
     group = p.add_mutually_exclusive_group()
     group.add_argument("--epsilon", type=float)
     group.add_argument("--noise-multiplier", type=float)
@@ -109,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, help="DP-SGD: number of noisy gradient steps")
     p.add_argument("--accountant", choices=["prv", "rdp"], default="prv", help="DP-SGD accountant (default prv)")
     p.add_argument("--out", help="also write the JSON record here")
-    p = step("dpsgd", commands.cmd_dpsgd, "the DP-SGD baseline: the downstream CNN trained on the private set with opacus")
+    p = step("dpsgd", "dpsgd", "the DP-SGD baseline: the downstream CNN trained on the private set with opacus")
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--out-report", required=True, help="dpsgd.json: the privacy and training record (the release's report)")
@@ -119,18 +121,18 @@ def build_parser() -> argparse.ArgumentParser:
                    "its first classifier seed) instead of training from scratch; needs --pe-privacy")
     p.add_argument("--pe-privacy", help="privacy.json of the PE release the CNN was trained on: its events are composed "
                    "with DP-SGD's in one PLD accountant, and DP-SGD's noise is solved for the rest of privacy.epsilon")
-    p = step("pe-init", commands.cmd_pe_init, "S_0: RANDOM_API samples for every class")
+    p = step("pe-init", "pe_init", "S_0: RANDOM_API samples for every class")
     p.add_argument("--model", required=True)
     p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--out", required=True)
-    p = step("pe-lookahead", commands.cmd_pe_lookahead, "lookahead embeddings of a population")
+    p = step("pe-lookahead", "pe_lookahead", "lookahead embeddings of a population")
     p.add_argument("--model", required=True)
     p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--candidates", required=True)
     p.add_argument("--iteration", type=int, required=True, help="index of the population (its degree is variation_degrees[i])")
     p.add_argument("--out", required=True)
     _add_shard(p)
-    p = step("pe-histogram", commands.cmd_pe_histogram, "DP nearest-neighbour histogram and selection of one iteration")
+    p = step("pe-histogram", "pe_histogram", "DP nearest-neighbour histogram and selection of one iteration")
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--private-embeddings", required=True)
     p.add_argument("--private-labels", required=True)
@@ -138,18 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lookahead", required=True)
     p.add_argument("--calibration", required=True)
     p.add_argument("--out-dir", required=True)
-    p = step("pe-variation", commands.cmd_pe_variation, "S_t = VARIATION_API(selected samples)")
+    p = step("pe-variation", "pe_variation", "S_t = VARIATION_API(selected samples)")
     p.add_argument("--model", required=True)
     p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p.add_argument("--selected", required=True)
     p.add_argument("--iteration", type=int, required=True)
     p.add_argument("--out", required=True)
     _add_shard(p)
-    p = step("pe-merge-shards", commands.cmd_pe_merge_shards, "merge the class shards of a generation step", params=False)
+    p = step("pe-merge-shards", "pe_merge_shards", "merge the class shards of a generation step", params=False)
     p.add_argument("--kind", choices=["candidates", "lookahead"], required=True)
     p.add_argument("--parts", nargs="+", required=True)
     p.add_argument("--out", required=True)
-    p = step("pe-release", commands.cmd_pe_release, "write the final synthetic set and privacy.json")
+    p = step("pe-release", "pe_release", "write the final synthetic set and privacy.json")
     p.add_argument("--final", required=True)
     p.add_argument("--calibration", required=True)
     p.add_argument("--out-synthetic", required=True)
@@ -157,14 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
     p.add_argument("--model", help="the foundation model folder: needed when pe.release_size adds variations of S_T")
     p.add_argument("--public", help=PUBLIC_POOL_HELP)
-    p = step("audit", commands.cmd_audit, "empirical privacy audit: a lower bound on the epsilon of one histogram release")
+    p = step("audit", "audit", "empirical privacy audit: a lower bound on the epsilon of one histogram release")
     p.add_argument("--candidates", required=True, help="S_0's candidates.npz (for the class labels)")
     p.add_argument("--lookahead", required=True, help="S_0's lookahead embeddings")
     p.add_argument("--calibration", required=True)
     p.add_argument("--noise-scale", type=float, default=1.0,
                    help="scale the mechanism's noise (simulates an implementation with too little noise; 1 = as accounted)")
     p.add_argument("--out", required=True)
-    p = step("fid", commands.cmd_fid, "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
+    p = step("fid", "fid", "Frechet distance between two .npz image sets (FD-Lite0 by default; FID with Inception)",
              params=False)
     p.add_argument("first")
     p.add_argument("second")
@@ -175,25 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--inception-path")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=128)
-    p = step("eval-reference-stats", commands.cmd_eval_reference_stats, "feature statistics of the private set (evaluation)",
+    p = step("eval-reference-stats", "eval_reference_stats", "feature statistics of the private set (evaluation)",
              params=False)
     p.add_argument("--embeddings", required=True)
     p.add_argument("--labels", required=True)
     p.add_argument("--out", required=True)
-    p = step("eval-fd-curve", commands.cmd_eval_fd_curve, "Frechet distance of every population S_0..S_T (evaluation)")
+    p = step("eval-fd-curve", "eval_fd_curve", "Frechet distance of every population S_0..S_T (evaluation)")
     p.add_argument("--reference", required=True)
     p.add_argument("--private-embeddings", help="the private training set's features in the FD's space: adds "
                    "precision, recall, density and coverage (prdc) of every population")
     p.add_argument("--populations", nargs="+", required=True, help="candidates.npz of S_0, S_1, ..., S_T in order")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-png", required=True)
-    p = step("eval-cleanfid-check", commands.cmd_eval_cleanfid_check,
+    p = step("eval-cleanfid-check", "eval_cleanfid_check",
              "privevo's Inception FID next to clean-fid's compute_fid on the same images (evaluation); writes a "
              "skipped record where clean-fid does not import")
     p.add_argument("--synthetic", required=True, help="synthetic.npz of the run")
     p.add_argument("--real", required=True, help="the real images (.npz) both FIDs are measured against")
     p.add_argument("--out", required=True, help="JSON with both FIDs and their difference")
-    p = step("eval-downstream", commands.cmd_eval_downstream, "train the small CNN on a set, test on the real test split")
+    p = step("eval-downstream", "eval_downstream", "train the small CNN on a set, test on the real test split")
     p.add_argument("--train", required=True)
     p.add_argument("--test", required=True)
     p.add_argument("--real", action="store_true", help="the training set is the real private set (reference ceiling)")
@@ -203,21 +205,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-classifiers", help="save every classifier seed's CNN here (.safetensors + .json)")
     p.add_argument("--init-classifier", help='"public + PE": start every layer but the last from this CNN '
                    "(written by public-classifier)")
-    p = step("public-classifier", commands.cmd_public_classifier,
+    p = step("public-classifier", "public_classifier",
              "train the CNN on the public set's own labels (the feature extractor of public + PE)")
     p.add_argument("--public", required=True, help="public.npz")
     p.add_argument("--out", required=True, help="classifier.safetensors (classifier.json is written next to it)")
-    p = step("robustness", commands.cmd_robustness,
+    p = step("robustness", "robustness",
              "calibration, corruptions, FGSM/PGD and OOD detection of one saved classifier on the real test split")
     p.add_argument("--classifier", required=True, help="a .safetensors written by eval-downstream or dpsgd")
-    p.add_argument("--method", required=True, choices=commands.ROBUSTNESS_METHODS,
+    from privevo.steps.robustness import ROBUSTNESS_METHODS
+
+    p.add_argument("--method", required=True, choices=ROBUSTNESS_METHODS,
                    help="what the classifier was trained on (names its row in the robustness table)")
     p.add_argument("--test", required=True, help="private_test.npz")
     p.add_argument("--public", required=True, help="public.npz: its sources are the out-of-distribution sets")
     p.add_argument("--out-json", required=True)
     p.add_argument("--out-csv", required=True, help="long format: metric, corruption, severity, value")
     p.add_argument("--out-png", required=True, help="reliability diagram")
-    p = step("robustness-table", commands.cmd_robustness_table,
+    p = step("robustness-table", "robustness_table",
              "results/robustness.{csv,md} and plots from every classifier's robustness.json", params=False)
     p.add_argument("--inputs", nargs="+", required=True)
     p.add_argument("--out-csv", required=True)
@@ -225,14 +229,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-corruptions-png", required=True)
     p.add_argument("--out-attacks-png", required=True)
     p.add_argument("--out-reliability-png", required=True)
-    p = step("inspect", commands.cmd_inspect, "summarise the noisy histogram of one iteration folder", params=False)
+    p = step("inspect", "inspect", "summarise the noisy histogram of one iteration folder", params=False)
     p.add_argument("iteration_dir")
     p.add_argument("--top", type=int, default=3)
     p.add_argument("--plot", help="save sorted noisy counts per class to this PNG")
     p.add_argument("--grid", help="save the top- and bottom-voted candidates per class to this PNG")
     p.add_argument("--voted", help="candidates.npz of the population voted on (default: the previous iteration's; "
                    "required for iteration 1, whose S_0 sits in a base folder)")
-    p = step("eval-metrics", commands.cmd_eval_metrics, "collect the final scalars of a run into metrics.json", params=False)
+    p = step("eval-metrics", "eval_metrics", "collect the final scalars of a run into metrics.json", params=False)
     p.add_argument("--privacy", required=True)
     p.add_argument("--fd-curve", required=True)
     p.add_argument("--downstream", help="downstream.json of the run; leave out (with --real) for unlabelled data, "
@@ -241,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", help="the run's key (default: the privacy report's folder)")
     p.add_argument("--cleanfid-check", help="cleanfid_check.json of the run (Inception runs): both FIDs go in")
     p.add_argument("--out", required=True)
-    p = step("publish", commands.cmd_publish, "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
+    p = step("publish", "publish", "copy a run's reports to a fixed folder for dvc metrics and plots", params=False)
     p.add_argument("--metrics", required=True)
     p.add_argument("--privacy", required=True)
     p.add_argument("--fd-curve", required=True)
@@ -249,11 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--histograms", nargs="+", required=True, help="histogram.csv of iterations 1..T, in order")
     p.add_argument("--comparison", help="comparison.csv, whose headline numbers go into metrics.json")
     p.add_argument("--out-dir", required=True)
-    p = step("summary", commands.cmd_summary, "one table row per run (CSV and Markdown)", params=False)
+    p = step("summary", "summary", "one table row per run (CSV and Markdown)", params=False)
     p.add_argument("--metrics", nargs="+", required=True, help="metrics.json of every run")
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
-    p = step("compare", commands.cmd_compare, "one row per (method, epsilon): PE, DP-SGD, public prior, real data",
+    p = step("compare", "compare", "one row per (method, epsilon): PE, DP-SGD, public prior, real data",
              params=False)
     p.add_argument("--pe", nargs="+", required=True, help="metrics.json of every PE run")
     p.add_argument("--prior", nargs="+", default=[], help="downstream.json of the CNN trained on each seed's S_0")
@@ -267,11 +271,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-png", required=True)
-    p = step("ledger", commands.cmd_ledger, "the privacy ledger: every release and their composed cost", params=False)
+    p = step("ledger", "ledger", "the privacy ledger: every release and their composed cost", params=False)
     p.add_argument("--releases", nargs="+", required=True, help="privacy.json / dpsgd.json of every release")
     p.add_argument("--out", required=True)
     p.add_argument("--out-md", required=True)
     return parser
+
+
+def run_step(args: argparse.Namespace) -> int:
+    """Call the step the verb names with the parsed arguments as its keyword inputs; a step whose first input is
+    ``params`` gets the params file loaded, validated and resolved at its epsilon."""
+    import inspect
+
+    from privevo.steps import step_function
+
+    function = step_function(args.step)
+    positional, keywords = [], {}
+    for name, parameter in inspect.signature(function).parameters.items():
+        if parameter.kind is parameter.POSITIONAL_OR_KEYWORD and name == "params":
+            from privevo.config.params import load_params
+
+            positional.append(load_params(args.params, args.overrides, at_epsilon=True))
+        elif hasattr(args, name):
+            keywords[name] = getattr(args, name)
+        elif parameter.default is parameter.empty:
+            raise TypeError(f"step {args.step} needs {name!r}, which its verb does not define")
+    function(*positional, **keywords)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
         set_cpu_threads(args.threads)
     start = time.perf_counter()
     try:
-        code = args.func(args)
+        code = run_step(args)
     except (ParamsError, FileNotFoundError, EmptyHistogramError, DataSourceError, ArtifactError,
             AccountingError) as exc:
         # Bad input is the user's to fix: one line naming it, no traceback.

@@ -24,9 +24,8 @@ import json
 from pathlib import Path
 
 from privevo.apis import params_section, uses_public_pool
-from privevo.config.params import (api_of_iteration, degree_of_iteration, fd_embedding_name, mix_pe_epsilon,
-                                   number_tag, privacy_tag, run_uses_foundation_model, scheduled_apis,
-                                   settings_at_epsilon)
+from privevo.config.params import fd_embedding_name, mix_pe_epsilon, number_tag, privacy_tag, settings_at_epsilon
+from privevo.config.schedule import api_of_iteration, degree_of_iteration, run_uses_foundation_model, scheduled_apis
 
 HASH_LENGTH = 8
 
@@ -45,7 +44,7 @@ def settings_hash(settings) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:HASH_LENGTH]
 
 
-def _without(section: dict, *keys: str) -> dict:
+def without_keys(section: dict, *keys: str) -> dict:
     return {k: v for k, v in section.items() if k not in keys}
 
 
@@ -220,7 +219,7 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     else:
         model_settings = {"local_path": str(Path(model["local_path"]).resolve())}
         model_key = f"local-{settings_hash(model_settings)}"
-    embedding_settings = {"embedding": _without(params["embedding"], "batch_size"), "data": data_key}
+    embedding_settings = {"embedding": without_keys(params["embedding"], "batch_size"), "data": data_key}
     embedding_key = f"{params['embedding']['name']}-{settings_hash(embedding_settings)}"
     # The FD's feature space is keyed like a vote embedding of that name, so it is the same folder as the votes'
     # (no second embedding) when the names agree, and the one a config voting in that space would use otherwise.
@@ -232,7 +231,7 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                "num_inference_steps": pe["num_inference_steps"], "sampler": pe["sampler"],
                "lookahead_degree": pe["lookahead_degree"],
                "degree_1": degree_of_iteration(params, 1), "mixed_precision": model["mixed_precision"],
-               **output_image_settings(params), **without_neutral(_pick(pe, "prompts", "prompt"), prompts=None,
+               **output_image_settings(params), **without_neutral(pick_keys(pe, "prompts", "prompt"), prompts=None,
                                                                      prompt=None)}
     # An API's own section changes what it draws (the simulator's variation scale decides S_0's lookahead).
     api_sections = {name: params.get(name) for name in scheduled_apis(params) if params_section(name)}
@@ -250,12 +249,12 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     # an entry for another epsilon must not move this run's folder.
     # A null histogram_threshold_reference_epsilon leaves the folder where it was before the setting existed.
     # So do settings added later at their neutral values (labelled data, no prompts).
-    run_settings = {"pe": _without(without_neutral(pe, prompts=None, prompt=None),
+    run_settings = {"pe": without_keys(without_neutral(pe, prompts=None, prompt=None),
                                    "batch_size", "nn_backend", "shards", "by_epsilon",
                                    *([] if pe["api_schedule"] else ["api_schedule"]),
                                    *([] if pe["histogram_threshold_reference_epsilon"] is not None
                                      else ["histogram_threshold_reference_epsilon"])),
-                    "privacy": _without(params["privacy"], "epsilon", "noise_multiplier"),
+                    "privacy": without_keys(params["privacy"], "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
                     "embedding": embedding_settings["embedding"], "data": data,
@@ -263,30 +262,31 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
     run_key = f"{params['run_name']}-{settings_hash(run_settings)}/seed_{seed}/{privacy_tag(params)}"
     # fd_embedding enters through its key, and only where it differs, so the key of a null (or same-name)
     # fd_embedding is what it was before the setting existed.
-    evaluation_key = settings_hash({"evaluation": _without(params["evaluation"], "fd_embedding"), "data": data_key,
+    evaluation_key = settings_hash({"evaluation": without_keys(params["evaluation"], "fd_embedding"), "data": data_key,
                                     "embedding": embedding_key,
                                     **({"fd_embedding": fd_embedding_key} if fd_embedding_key != embedding_key else {})})
-    real_key = settings_hash({"evaluation": _without(params["evaluation"], "classifier_epochs", "fd_per_class",
+    real_key = settings_hash({"evaluation": without_keys(params["evaluation"], "classifier_epochs", "fd_per_class",
                                                      "fd_embedding"),
                               "data": data_key})
-    dpsgd_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size"), "data": data_key,
+    dpsgd_settings = {"dpsgd": without_keys(params["dpsgd"], "enabled", "physical_batch_size"), "data": data_key,
                       "delta": params["privacy"]["delta"], "evaluation": params["evaluation"]["max_test_samples"],
-                      **({"split": "validation"} if params["evaluation"]["split"] == "validation" else {})}
+                      **({"split": "validation"} if params["evaluation"]["split"] == "validation" else {}),
+                      **dp_noise_setting(params)}
     dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
-    audit_key = settings_hash({"audit": params["audit"], "pe": _pick(pe, "num_nearest_neighbours", "histogram_threshold",
+    audit_key = settings_hash({"audit": params["audit"], "pe": pick_keys(pe, "num_nearest_neighbours", "histogram_threshold",
                                                                     "histogram_threshold_unit")})
     # "PE + DP-SGD" at this run's (total) epsilon fine-tunes the CNN trained on the PE run at pe_fraction * epsilon.
     pe_epsilon = mix_pe_epsilon(params)
     if mix_pe_run is None and pe_epsilon is not None:
         mix_pe_run = f"{run_key.split('/', 1)[0]}/eps_{number_tag(pe_epsilon)}"
-    mix_settings = {"dpsgd": _without(params["dpsgd"], "enabled", "physical_batch_size", "epochs", "learning_rate"),
-                    "mixing": _without(params["mixing"], "enabled", "epsilons"), "pe_run": mix_pe_run,
-                    "evaluation": evaluation_key, "data": data_key}
+    mix_settings = {"dpsgd": without_keys(params["dpsgd"], "enabled", "physical_batch_size", "epochs", "learning_rate"),
+                    "mixing": without_keys(params["mixing"], "enabled", "epsilons"), "pe_run": mix_pe_run,
+                    "evaluation": evaluation_key, "data": data_key, **dp_noise_setting(params)}
     mix_key = f"{settings_hash(mix_settings)}/seed_{seed}/{privacy_tag(params)}"
     public_key = f"s{model_seed}-{settings_hash({'data': data_key, 'epochs': params['mixing']['public_epochs']})}"
     # Robustness sits inside each classifier's folder, which already names what the classifier depends on;
     # the classifier seed it evaluates is the first of evaluation.classifier_seeds (part of that folder's key).
-    robustness_key = settings_hash({"robustness": _without(params["robustness"], "enabled", "batch_size"),
+    robustness_key = settings_hash({"robustness": without_keys(params["robustness"], "enabled", "batch_size"),
                                     "data": data_key})
     return {"data": data_key, "model": model_key, "embedding": embedding_key, "fd_embedding": fd_embedding_key,
             "base": base_key, "run": run_key,
@@ -308,114 +308,11 @@ def without_neutral(section: dict, **neutral) -> dict:
     return {key: value for key, value in section.items() if not (key in neutral and value == neutral[key])}
 
 
-def _pick(section: dict, *keys: str) -> dict:
+def dp_noise_setting(params: dict) -> dict:
+    """DP-SGD's noise source when it is not the default (privacy.secure_noise), for its folders and triggers; the
+    default adds nothing, so the folders of runs made before the setting reached DP-SGD stay where they were."""
+    return without_neutral(pick_keys(params["privacy"], "secure_noise"), secure_noise=False)
+
+
+def pick_keys(section: dict, *keys: str) -> dict:
     return {k: section[k] for k in keys}
-
-
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
-
-# The parts of privevo (subpackages or modules, relative to the package) whose code decides each rule's
-# output, beyond the thin CLI. Their content hash is part of the rule's settings, so a fix to, say, the
-# accountant reruns exactly the jobs that use it.
-RULE_MODULES = {
-    "prepare_data": ("data", "core", "io"),
-    "pretrain": ("models/ddpm.py", "apis", "core", "io/resize.py", "data/private.py"),
-    "histogram_private_embeddings": ("embedders",),
-    "pe_initial_samples": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
-    "pe_initial_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
-    "privacy_calibration": ("accountants/gdp.py",),
-    "histogram": ("pe", "core/seeding.py", "accountants/__init__.py", "accountants/gdp.py"),
-    "pe_variation": ("pe/loop.py", "apis", "core/seeding.py", "io/resize.py"),
-    "pe_lookahead": ("pe/loop.py", "pe/lookahead.py", "apis", "embedders", "core/seeding.py", "io/resize.py"),
-    "pe_release": ("reports/privacy.py", "pe/noise.py", "pe/loop.py", "apis"),
-    "privacy_audit": ("evaluation/audit.py", "pe", "accountants/gdp.py"),
-    "eval_fd_curve": ("evaluation/fd_curve.py", "evaluation/frechet.py", "embedders"),
-    "eval_cleanfid_check": ("evaluation/cleanfid_check.py", "evaluation/frechet.py", "embedders"),
-    "eval_downstream": ("models/classifier.py", "models/io.py"),
-    "eval_downstream_real": ("models/classifier.py", "models/io.py"),
-    "eval_robustness": ("evaluation/robustness", "models/classifier.py", "models/io.py"),
-    "eval_public_classifier": ("models/public_features.py", "models/classifier.py", "models/io.py"),
-    "baseline_dpsgd": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
-    "baseline_mix": ("models/dpsgd.py", "models/classifier.py", "models/io.py", "accountants"),
-}
-
-
-def code_version(parts) -> str:
-    """A short content hash of privevo's code in ``parts`` (files or whole subpackages), not of their mtimes,
-    which a checkout resets."""
-    digest = hashlib.sha256()
-    for part in sorted(parts):
-        path = PACKAGE_DIR / part
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
-            if file.exists():
-                digest.update(str(file.relative_to(PACKAGE_DIR)).encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def rule_settings(params: dict, rule_name: str):
-    """The settings a rule's output depends on (a dict, or a function of the iteration for per-iteration rules).
-
-    Snakemake reruns a job when these change, so each rule lists only what it really uses, plus the content
-    hash of the code that computes it.
-    """
-    settings = _rule_settings(settings_at_epsilon(params), rule_name)
-    code = {"code": code_version(RULE_MODULES[rule_name])}
-    if callable(settings):
-        return lambda t: {**settings(t), **code}
-    return {**settings, **code}
-
-
-def _rule_settings(params: dict, rule_name: str):
-    pe, model, emb = params["pe"], params["model"], params["embedding"]
-    sampler = {**_pick(pe, "num_inference_steps", "sampler"), "mixed_precision": model["mixed_precision"],
-               "seed": params["seed"],
-               **output_image_settings(params), **without_neutral(_pick(pe, "prompts", "prompt"), prompts=None,
-                                                                     prompt=None)}
-    embedding = _pick(emb, "name", "resolution", "inception_path")
-    fixed = {
-        "prepare_data": {"seed": params["seed"], **params["data"]},
-        "pretrain": {"seed": params["seed"], **model},
-        "histogram_private_embeddings": embedding,
-        "pe_initial_samples": {**sampler, **_pick(pe, "num_samples_per_class")},
-        "pe_initial_lookahead": {**sampler, **embedding, **_pick(pe, "lookahead_degree"),
-                                 "degree": degree_of_iteration(params, 1)},
-        "privacy_calibration": {**params["privacy"], **_pick(pe, "num_iterations")},
-        "privacy_audit": {**params["audit"], **_pick(pe, "num_nearest_neighbours", "histogram_threshold",
-                                                          "histogram_threshold_unit", "nn_backend")},
-        "histogram": {"seed": params["seed"], **_pick(pe, "histogram_threshold", "histogram_threshold_unit",
-                                                       "num_nearest_neighbours", "vote_metric", "selection", "rank_top",
-                                                       "num_samples_per_class", "api_schedule"),
-                      **({"reference_epsilon": pe["histogram_threshold_reference_epsilon"], "privacy": params["privacy"]}
-                         if pe["histogram_threshold_reference_epsilon"] is not None else {})},
-        "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
-                       **_pick(pe, "release_size", "release_degree"),
-                       "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
-        "eval_fd_curve": {**embedding, "name": fd_embedding_name(params),
-                          "fd_per_class": params["evaluation"]["fd_per_class"]},
-        "eval_cleanfid_check": {**embedding, "name": fd_embedding_name(params)},
-        "eval_downstream": _pick(params["evaluation"], "classifier_seeds", "classifier_epochs", "max_test_samples"),
-        "eval_downstream_real": _pick(params["evaluation"], "classifier_seeds", "real_epochs", "real_max_samples",
-                                      "max_test_samples"),
-        "baseline_mix": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled", "epochs", "learning_rate"),
-                         "mixing": _without(params["mixing"], "enabled", "epsilons"),
-                         "privacy": _pick(params["privacy"], "epsilon", "delta"),
-                         "data": params["data"]["max_private_samples"],
-                         "max_test_samples": params["evaluation"]["max_test_samples"]},
-        "eval_public_classifier": {"seed": params["seed"], "epochs": params["mixing"]["public_epochs"]},
-        "eval_robustness": {**_without(params["robustness"], "enabled", "batch_size"),
-                            "classifier_seed": params["evaluation"]["classifier_seeds"][0]},
-        "baseline_dpsgd": {"seed": params["seed"], "dpsgd": _without(params["dpsgd"], "enabled"),
-                           "privacy": _pick(params["privacy"], "epsilon", "delta", "noise_multiplier"),
-                           "data": params["data"]["max_private_samples"],
-                           "max_test_samples": params["evaluation"]["max_test_samples"]},
-    }
-    if rule_name in fixed:
-        return fixed[rule_name]
-    if rule_name == "pe_variation":
-        # S_t = VARIATION_API(S'_t, degree_t).
-        return lambda t: {**sampler, "degree": degree_of_iteration(params, t)}
-    if rule_name == "pe_lookahead":
-        # The lookahead of S_t feeds iteration t + 1's histogram, so it uses degree_(t+1).
-        return lambda t: {**sampler, **embedding, **_pick(pe, "lookahead_degree"),
-                          "degree": degree_of_iteration(params, t + 1)}
-    raise KeyError(f"no settings declared for rule {rule_name!r}")

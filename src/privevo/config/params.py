@@ -13,9 +13,12 @@ import yaml
 from privevo.accountants.validation import MAX_EPSILON
 from privevo.apis.base import check_degree
 from privevo.core.errors import ParamsError
+from privevo.config.schedule import variation_degrees, population_sizes, scheduled_apis, check_api_schedule
+from privevo.config.memory import check_memory
 
 # The package is installed editable from the repository, whose workflow/ holds the one schema.
-SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "params.schema.yaml"
+# Package data, so an installed privevo (not only a checkout) validates; workflow/schemas/ links to it.
+SCHEMA_PATH = Path(__file__).resolve().with_name("params.schema.yaml")
 
 
 class _Loader(yaml.SafeLoader):
@@ -246,7 +249,7 @@ def _check_semantics(params: dict) -> None:
     if params["evaluation"]["fd_embedding"] == "inception" and not params["embedding"]["inception_path"]:
         raise ParamsError("params key embedding.inception_path: required when evaluation.fd_embedding is 'inception'")
     _check_registered_names(params)
-    _check_api_schedule(params)
+    check_api_schedule(params)
     pe = params["pe"]
     sizes = population_sizes(params)
     voted = min(sizes[:-1])  # the candidates of iterations 1..T: S_0..S_(T-1)
@@ -345,39 +348,8 @@ def _check_registered_names(params: dict) -> None:
             raise ParamsError(str(exc)) from None
 
 
-def variation_degrees(params: dict) -> list[float]:
-    """The degree of every iteration t = 1..T (list index t - 1).
-
-    Iteration t's degree is used by the lookahead of S_{t-1} and by the variation that makes S_t, as
-    DPSDA's ``variation_degree_schedule[t]``.
-    """
-    pe = params["pe"]
-    num_iterations = pe["num_iterations"]
-    spec = pe["variation_degrees"]
-    if isinstance(spec, dict):
-        start, end = spec["start"], spec["end"]
-        for key, value in (("start", start), ("end", end)):
-            check_degree(value, pe["num_inference_steps"], where=f"pe.variation_degrees.{key}")
-        span = max(num_iterations - 1, 1)
-        degrees = [round(start + (end - start) * t / span, 6) for t in range(num_iterations)]
-    else:
-        degrees = list(spec)
-        if len(degrees) != num_iterations:
-            raise ParamsError(
-                f"params key pe.variation_degrees: needs one degree per iteration, num_iterations = {num_iterations} "
-                f"entries (iteration t's degree serves the lookahead of S_(t-1) and the variation making S_t), "
-                f"got {len(degrees)}"
-            )
-    steps = pe["num_inference_steps"]
-    for index, degree in enumerate(degrees):
-        check_degree(degree, steps, where=f"pe.variation_degrees[{index}] (iteration {index + 1})")
-    return degrees
 
 
-def release_degree(params: dict) -> float:
-    """The degree of the release's extra variations: pe.release_degree, else the last iteration's."""
-    degree = params["pe"]["release_degree"]
-    return float(degree) if degree is not None else degree_of_iteration(params, params["pe"]["num_iterations"])
 
 
 def fd_embedding_name(params: dict) -> str:
@@ -385,113 +357,25 @@ def fd_embedding_name(params: dict) -> str:
     return params["evaluation"]["fd_embedding"] or params["embedding"]["name"]
 
 
-def api_of_iteration(params: dict, iteration: int) -> str:
-    """The API that draws population t (t = 0: RANDOM_API; t >= 1: VARIATION_API), from pe.api_schedule."""
-    name = params["pe"]["api"]
-    for entry in params["pe"]["api_schedule"]:
-        if iteration >= 1 and entry["from_iteration"] <= iteration:
-            name = entry["api"]
-    return name
 
 
-def population_of_iteration(params: dict, iteration: int) -> int:
-    """N_t, the candidates per class of population S_t (t = 0..T): pe.num_samples_per_class, changed from
-    iteration from_iteration on by a pe.api_schedule entry that sets its own num_samples_per_class (the histogram of
-    that iteration selects N_t parents among the N_(t-1) candidates voted on)."""
-    size = params["pe"]["num_samples_per_class"]
-    for entry in params["pe"]["api_schedule"]:
-        if iteration >= 1 and entry["from_iteration"] <= iteration and entry.get("num_samples_per_class"):
-            size = entry["num_samples_per_class"]
-    return int(size)
 
 
-def population_sizes(params: dict) -> list[int]:
-    """[N_0, ..., N_T]."""
-    return [population_of_iteration(params, t) for t in range(params["pe"]["num_iterations"] + 1)]
 
 
-def scheduled_apis(params: dict) -> list[str]:
-    """Every API a run calls, pe.api first."""
-    return list(dict.fromkeys([params["pe"]["api"], *(entry["api"] for entry in params["pe"]["api_schedule"])]))
 
 
-def run_uses_foundation_model(params: dict) -> bool:
-    """Whether any API the run calls (pe.api, pe.api_schedule) needs the foundation model."""
-    from privevo.apis import uses_foundation_model
-
-    return any(uses_foundation_model(name) for name in scheduled_apis(params))
 
 
-def _check_api_schedule(params: dict) -> None:
-    from privevo.apis import carries_state
-
-    pe = params["pe"]
-    starts = [entry["from_iteration"] for entry in pe["api_schedule"]]
-    if starts != sorted(set(starts)):
-        raise ParamsError(f"params key pe.api_schedule: from_iteration must rise from entry to entry, got {starts}")
-    if starts and starts[-1] > pe["num_iterations"]:
-        raise ParamsError(f"params key pe.api_schedule: from_iteration {starts[-1]} is after the last iteration "
-                          f"(pe.num_iterations = {pe['num_iterations']})")
-    previous = pe["api"]
-    for index, entry in enumerate(pe["api_schedule"]):
-        if entry["api"] != previous and carries_state(entry["api"]):
-            raise ParamsError(f"params key pe.api_schedule[{index}].api: {entry['api']} varies a per-image state it "
-                              f"cannot rebuild from the pixels {previous} returns; only diffusion can follow another "
-                              "API")
-        previous = entry["api"]
 
 
-def degree_of_iteration(params: dict, iteration: int) -> float:
-    """degree_t for t = 1..T."""
-    num_iterations = params["pe"]["num_iterations"]
-    if not 1 <= iteration <= num_iterations:
-        raise ValueError(f"iteration {iteration} outside 1..{num_iterations}")
-    return variation_degrees(params)[iteration - 1]
 
 
-# The memory estimate is sized for the largest supported private images (CIFAR-10, 32x32x3).
-_MAX_IMAGE_BYTES = 32 * 32 * 3
 
 
-def available_memory_bytes() -> int | None:
-    """MemAvailable from /proc/meminfo, or None where it cannot be read."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
-def estimate_peak_memory(params: dict) -> dict:
-    """Bytes the largest PE step holds at once: the lookahead step keeps all k variations of the population
-    as uint8 images and their float32 embeddings, plus the population itself."""
-    pe = params["pe"]
-    population = max(population_sizes(params)) * len(params_class_names(params))
-    k = max(pe["lookahead_degree"], 1)
-    image_bytes = _MAX_IMAGE_BYTES
-    from privevo.embedders import EMBEDDERS
 
-    dim = EMBEDDERS.trait(params["embedding"]["name"], "dim", key="embedding.name")
-    embedding_bytes = 4 * (dim if dim is not None else _MAX_IMAGE_BYTES)  # None: raw pixels, as many as bytes
-    lookahead = population * k * (image_bytes + embedding_bytes)
-    return {"population": population, "lookahead_variations": population * k,
-            "bytes": int(lookahead + population * image_bytes * 3)}
-
-
-def check_memory(params: dict, *, available: int | None = None) -> None:
-    """Refuse a population or lookahead_degree whose lookahead step would not fit in memory."""
-    available = available_memory_bytes() if available is None else available
-    if available is None:
-        return
-    estimate = estimate_peak_memory(params)
-    if estimate["bytes"] > available:
-        raise ParamsError(
-            f"params key pe.lookahead_degree / pe.num_samples_per_class: the lookahead step would hold "
-            f"{estimate['lookahead_variations']:,} variations and their embeddings, about "
-            f"{estimate['bytes'] / 2**30:.1f} GiB, but {available / 2**30:.1f} GiB is available; lower one of them"
-        )
 
 
 def histogram_threshold(params: dict, noise_multiplier: float) -> float:

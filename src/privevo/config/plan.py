@@ -25,7 +25,7 @@ import math
 
 from privevo.apis import uses_foundation_model
 from privevo.apis.base import check_degree
-from privevo.config.params import api_of_iteration, population_sizes, scheduled_apis, variation_degrees
+from privevo.config.schedule import api_of_iteration, population_sizes, scheduled_apis, variation_degrees
 from privevo.pe.shards import shard_classes
 
 # Measured seconds per sampling image-step (one image through one DDIM step), keyed by what they were measured on.

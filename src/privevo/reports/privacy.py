@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from privevo.data.private import params_class_names
-from privevo.config.params import (histogram_threshold, population_sizes, run_uses_foundation_model,
-                                   variation_degrees)
+from privevo.config.params import histogram_threshold
+from privevo.config.schedule import population_sizes, run_uses_foundation_model, variation_degrees
 from privevo.pe.noise import noise_record
 
 DP_RELEASE_NOTE = (

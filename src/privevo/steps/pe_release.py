@@ -1,0 +1,71 @@
+"""`privevo pe-release`: the final synthetic set and its privacy report."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from privevo.steps import common
+
+logger = logging.getLogger("privevo")
+
+
+def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str, out_privacy: str,
+               model: str | None = None, audit: str | None = None, public: str | None = None) -> None:
+    from privevo.config.schedule import population_of_iteration
+    from privevo.io.artifacts import load_json, load_npz, save_json
+    from privevo.reports.privacy import privacy_report
+
+    final = load_npz(final)
+    images, labels = final["images"], final["labels"]
+    group_ids = final.get("parent_ids")
+    release = None
+    final_size = population_of_iteration(params, params["pe"]["num_iterations"])
+    if params["pe"]["release_size"] is not None and params["pe"]["release_size"] > final_size:
+        from privevo.config.schedule import release_degree
+        from privevo.pe.loop import STATE_KEY, expand_release
+
+        if not model:
+            raise SystemExit("privevo pe-release: pe.release_size adds variations of S_T; give --model")
+        degree = release_degree(params)
+        images, labels, parents, state = expand_release(
+            common.step_api(params, model=model, public=public, iteration=params["pe"]["num_iterations"]), images, labels,
+            per_class=params["pe"]["release_size"], degree=degree,
+            seed=params["seed"], state=final.get(STATE_KEY))
+        group_ids = None if group_ids is None else group_ids[parents]  # siblings keep their S_(T-1) parent's group
+        release = {"size_per_class": params["pe"]["release_size"], "degree": degree,
+                   "final_candidates_per_class": final_size,
+                   "note": "the final candidates plus variations of them (VARIATION_API): post-processing of S_T, "
+                           "no privacy cost"}
+    groups = {"group_ids": group_ids} if group_ids is not None else {}
+    common.save_population(out_synthetic, images, labels, **groups)
+    audit = load_json(audit) if audit else None
+    report = privacy_report(params, load_json(calibration), num_synthetic=len(images), audit=audit,
+                            compute=_compute_record(params, model_dir=model))
+    if release is not None:
+        report["release"] = release
+    save_json(out_privacy, report)
+    print(json.dumps({k: report[k] for k in ("epsilon", "delta", "noise_multiplier", "num_iterations", "accountant")}))
+    if not report["noise"]["is_dp_release"]:
+        logger.warning("%s", report["noise"]["warning"])
+
+
+def _compute_record(params: dict, *, model_dir: str | None = None) -> dict:
+    """Where the models ran and in which precision (auto resolves per machine)."""
+    from privevo.core.devices import cpu_capability_report, resolve_device, resolve_mixed_precision
+
+    from privevo.apis.diffusion import model_image_shape, resize_record
+    from privevo.data.private import params_image_shape
+
+    device = resolve_device(params["device"])
+    precision, reason = resolve_mixed_precision(params["model"]["mixed_precision"], device)
+    record = {"device": str(device), "mixed_precision_setting": params["model"]["mixed_precision"],
+              "mixed_precision": precision, "mixed_precision_reason": reason, "cpu": cpu_capability_report()}
+    # The run's model folder comes from the workflow (a sweep's seeds may share one model), not from these params.
+    if params["pe"]["api"] == "diffusion" and model_dir:
+        record["images"] = resize_record(model_image_shape(model_dir), params_image_shape(params),
+                                         params["model"]["resize_method"])
+    elif params["pe"]["api"] == "text_to_image" and model_dir:
+        # Resolutions, resize, prompts per class, guidance, scheduler and the weights' hash.
+        record["images"] = common.step_api(params, model=model_dir, iteration=0).describe()
+    return record
