@@ -26,13 +26,13 @@ localrules:
     stage_foundation_model,
     stage_private_embeddings,
     stage_initial_population,
-    privacy_calibration,
-    inspect_histogram,
+    calibrate,
+    inspect,
     eval_metrics,
-    publish_latest,
+    publish,
     summary,
-    comparison,
-    privacy_ledger,
+    compare,
+    ledger,
     robustness_table,
 
 

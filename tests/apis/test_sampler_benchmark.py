@@ -17,7 +17,7 @@ def test_step_timings_reads_the_run_and_base_logs_only(tmp_path):
     run, base, other = tmp_path / "run", tmp_path / "base", tmp_path / "other"
     for folder in (run, base, other):
         (folder / "logs").mkdir(parents=True)
-    (base / "logs" / "pe_initial_samples.log").write_text("progress 10%\n" + timing_line("pe-init", 4.0, 3.5))
+    (base / "logs" / "pe_init.log").write_text("progress 10%\n" + timing_line("pe-init", 4.0, 3.5))
     (run / "logs" / "histogram_1.log").write_text(timing_line("pe-histogram", 2.0, 0.0) + "done\n")
     (run / "logs" / "pe_variation_1.log").write_text(timing_line("pe-variation", 6.5, 6.0))
     (other / "logs" / "pe_variation_1.log").write_text(timing_line("pe-variation", 100.0, 99.0))

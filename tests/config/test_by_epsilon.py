@@ -38,7 +38,7 @@ def test_an_entry_changes_only_the_runs_at_its_epsilon(params):
         assert tuned[(10.0, seed)].layout.run_dir != plain[(10.0, seed)].layout.run_dir
         assert tuned[(10.0, seed)].layout.run_dir.endswith(f"/seed_{seed}/eps_10")
         # T is part of the calibration: sigma is solved for the entry's T.
-        assert rule_settings(tuned[(10.0, seed)].params, "privacy_calibration")["num_iterations"] == base_t + 2
+        assert rule_settings(tuned[(10.0, seed)].params, "calibrate")["num_iterations"] == base_t + 2
 
 
 def test_an_entry_at_the_files_own_epsilon_does_not_leak_into_the_sweeps_others(params):

@@ -38,7 +38,7 @@ def test_fd_in_lite0_reads_the_lite0_votes_private_embeddings(lite0_votes, pixel
     assert pixels.private_embeddings != lite0.private_embeddings
     assert rule_settings(pixel_votes, "eval_fd_curve")["name"] == "lite0"
     assert rule_settings(pixel_votes, "eval_cleanfid_check")["name"] == "lite0"
-    assert rule_settings(pixel_votes, "histogram_private_embeddings")["name"] == "pixels"
+    assert rule_settings(pixel_votes, "embed_private")["name"] == "pixels"
 
 
 def test_the_fd_space_moves_the_evaluation_folder_only(pixel_votes):
@@ -58,7 +58,7 @@ def test_the_fd_embedding_step_gets_the_fd_embedder(pixel_votes, tmp_path):
     assert view.layout.private_embeddings == run.layout.fd_private_embeddings
     # What the embed-private step loads with those overrides is the view's params.
     assert load_params(path, view.overrides("embedding"))["embedding"]["name"] == "lite0"
-    assert rule_settings(view.params_for("embedding"), "histogram_private_embeddings")["name"] == "lite0"
+    assert rule_settings(view.params_for("embedding"), "embed_private")["name"] == "lite0"
     # The votes' own key still finds the run itself, with no embedder override.
     assert sweep.run_for("embedding", run.layout.keys["embedding"]).overrides("embedding") == [f"seed={run.model_seed}"]
 

@@ -32,13 +32,13 @@ def test_every_rule_that_declares_settings_names_its_step(params):
 
 
 def test_a_fix_to_the_accountant_changes_only_the_rules_that_use_it(params, tmp_path, monkeypatch):
-    before = {rule: workflow.rule_settings(params, rule) for rule in ("privacy_calibration", "privacy_audit", "pretrain")}
+    before = {rule: workflow.rule_settings(params, rule) for rule in ("calibrate", "audit", "pretrain")}
     copy = tmp_path / "privevo"
     shutil.copytree(workflow.PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
     with open(copy / "accountants" / "gdp.py", "a") as handle:
         handle.write("\n# a fix\n")
     monkeypatch.setattr(workflow, "PACKAGE_DIR", copy)
     after = {rule: workflow.rule_settings(params, rule) for rule in before}
-    assert after["privacy_calibration"]["code"] != before["privacy_calibration"]["code"]
-    assert after["privacy_audit"]["code"] != before["privacy_audit"]["code"]
+    assert after["calibrate"]["code"] != before["calibrate"]["code"]
+    assert after["audit"]["code"] != before["audit"]["code"]
     assert after["pretrain"] == before["pretrain"]

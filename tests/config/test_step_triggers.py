@@ -13,8 +13,8 @@ from privevo.config.params import load_params
 from conftest import ROOT
 
 # One rule per kind of step: the private-data histogram, the generation, the release, the baseline, evaluation.
-RULES = {"histogram": ["pe-histogram"], "pe_variation": ["pe-variation"], "pe_release": ["pe-release"],
-         "baseline_dpsgd": ["dpsgd"], "eval_downstream": ["eval-downstream"]}
+RULES = {"pe_histogram": ["pe-histogram"], "pe_variation": ["pe-variation"], "pe_release": ["pe-release"],
+         "dpsgd": ["dpsgd"], "eval_downstream": ["eval-downstream"]}
 
 
 def step_source_file(verb: str):

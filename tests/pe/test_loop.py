@@ -114,7 +114,7 @@ def test_iteration_t_uses_degree_t_for_the_lookahead_of_s_t_minus_1_and_the_vari
                          str(tmp_path / "pop.npz"), "--iteration", str(t), "--out", str(tmp_path / "v.npz")]) == 0
         assert {call[1] for call in api.calls} == {degrees[t - 1]}
     # Snakemake's per-rule settings name the same degrees, so a schedule change reruns the right jobs.
-    assert rule_settings(params, "pe_initial_lookahead")["degree"] == degrees[0]
+    assert rule_settings(params, "pe_lookahead_initial")["degree"] == degrees[0]
     assert [rule_settings(params, "pe_lookahead")(t)["degree"] for t in (1, 2)] == degrees[1:]
     assert [rule_settings(params, "pe_variation")(t)["degree"] for t in (1, 2, 3)] == degrees
 

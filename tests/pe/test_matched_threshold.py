@@ -86,8 +86,8 @@ def test_a_null_reference_keeps_the_run_folder_and_a_number_moves_it(smoke, tmp_
     # config/smoke.yaml's folder before the setting existed (085fbb2): runs made then are still found.
     assert Layout(load_params(ROOT / "config" / "smoke.yaml")).keys["run"] == "default-9de61650/seed_0/eps_1"
     assert Layout(null).keys["run"] != Layout(matched).keys["run"]
-    assert "reference_epsilon" not in rule_settings(null, "histogram")
-    assert rule_settings(matched, "histogram")["reference_epsilon"] == 1.0
+    assert "reference_epsilon" not in rule_settings(null, "pe_histogram")
+    assert rule_settings(matched, "pe_histogram")["reference_epsilon"] == 1.0
 
 
 def test_a_by_epsilon_entry_sets_the_reference_at_one_epsilon_only(smoke, tmp_path):

@@ -17,8 +17,8 @@ from conftest import ROOT, mutate as set_in
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-EPSILON_FREE_RULES = ("prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples",
-                      "pe_initial_lookahead", "eval_reference_stats", "eval_downstream_real")
+EPSILON_FREE_RULES = ("prepare_data", "pretrain", "embed_private", "pe_init",
+                      "pe_lookahead_initial", "eval_reference_stats", "eval_downstream_real")
 
 
 def run(args, cwd):

@@ -125,7 +125,7 @@ def test_make_smoke_without_venv_on_path_survives_kill_9_mid_pe(smoke_params, pr
     assert rerun.returncode == 0, output[-6000:]
     assert "clearing the lock" in output
     rerun_rules = executed_rules(output)
-    for rule in ("prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples", "pe_initial_lookahead"):
+    for rule in ("prepare_data", "pretrain", "embed_private", "pe_init", "pe_lookahead_initial"):
         assert rule not in rerun_rules, f"{rule} finished before the kill but ran again: {rerun_rules}"
     assert (first_iteration / "histogram.npz").read_bytes() == histogram, "a finished histogram was redrawn"
     assert (results / "latest" / "privacy.json").exists()

@@ -19,8 +19,8 @@ from conftest import ROOT, mutate, snakemake, write_params
 # file, so pytest-xdist's --dist loadfile (make test) runs them on one worker, one at a time.
 pytestmark = pytest.mark.slow
 
-EPSILON_FREE_RULES = {"prepare_data", "pretrain", "histogram_private_embeddings", "pe_initial_samples",
-                      "pe_initial_lookahead"}
+EPSILON_FREE_RULES = {"prepare_data", "pretrain", "embed_private", "pe_init",
+                      "pe_lookahead_initial"}
 ALLOWED_PRIVATE_READERS = re.compile(r"^(histogram|eval|baseline)")
 PRIVATE_FILES = re.compile(r"(private_train\.npz|private_train\.npy|private_train_labels\.npy)$")
 
@@ -81,15 +81,15 @@ def test_sweep_does_the_epsilon_free_work_once_per_seed(smoke_run):
     epsilons, seeds = len(smoke_run["params"]["sweep"]["epsilons"]), len(smoke_run["params"]["sweep"]["seeds"])
     num_iterations = smoke_run["params"]["pe"]["num_iterations"]
     # Shared by every seed (sweep.model_seeds is false) and every epsilon:
-    for rule in ("prepare_data", "pretrain", "histogram_private_embeddings", "eval_reference_stats",
+    for rule in ("prepare_data", "pretrain", "embed_private", "eval_reference_stats",
                  "eval_downstream_real"):
         assert jobs[rule] == 1, (rule, jobs)
     # Once per seed, shared by every epsilon:
-    for rule in ("pe_initial_samples", "pe_initial_lookahead", "eval_downstream_prior"):
+    for rule in ("pe_init", "pe_lookahead_initial", "eval_downstream_prior"):
         assert jobs[rule] == seeds, (rule, jobs)
     # Once per (epsilon, seed):
-    assert jobs["histogram"] == epsilons * seeds * num_iterations
-    for rule in ("privacy_calibration", "pe_release", "baseline_dpsgd", "eval_downstream", "eval_metrics"):
+    assert jobs["pe_histogram"] == epsilons * seeds * num_iterations
+    for rule in ("calibrate", "pe_release", "dpsgd", "eval_downstream", "eval_metrics"):
         assert jobs[rule] == epsilons * seeds, (rule, jobs)
     sweep = Sweep(smoke_run["params"])
     assert len({Path(run.layout.run_dir) for run in sweep.runs}) == epsilons * seeds
@@ -177,8 +177,8 @@ def test_adding_an_epsilon_reruns_only_epsilon_dependent_jobs(smoke_run, tmp_pat
     jobs = planned_jobs(proc)
     seeds = len(params["sweep"]["seeds"])
     assert not EPSILON_FREE_RULES & set(jobs), jobs
-    assert jobs["histogram"] == 2 * seeds and jobs["pe_variation"] == 2 * seeds
-    assert jobs["privacy_calibration"] == seeds and jobs["baseline_dpsgd"] == seeds
+    assert jobs["pe_histogram"] == 2 * seeds and jobs["pe_variation"] == 2 * seeds
+    assert jobs["calibrate"] == seeds and jobs["dpsgd"] == seeds
 
 
 def test_an_epsilon_entry_reruns_only_that_epsilons_pe_runs(smoke_run, tmp_path):
@@ -189,8 +189,8 @@ def test_an_epsilon_entry_reruns_only_that_epsilons_pe_runs(smoke_run, tmp_path)
     seeds = len(params["sweep"]["seeds"])
     # The runs at epsilon 1, S_0, DP-SGD and the mix's PE part (at 1) are untouched; epsilon 4 runs T + 1 iterations.
     assert not EPSILON_FREE_RULES & set(jobs), jobs
-    assert jobs["histogram"] == longer * seeds and jobs["privacy_calibration"] == seeds
-    assert "baseline_dpsgd" not in jobs
+    assert jobs["pe_histogram"] == longer * seeds and jobs["calibrate"] == seeds
+    assert "dpsgd" not in jobs
 
 
 def test_fd_in_another_space_embeds_the_private_set_again_and_reruns_no_pe_job(smoke_run, tmp_path):
@@ -198,9 +198,9 @@ def test_fd_in_another_space_embeds_the_private_set_again_and_reruns_no_pe_job(s
     proc = snakemake("-n", "-p", params_file=write_params(tmp_path / "params.yaml", params))
     jobs = planned_jobs(proc)
     runs = len(params["sweep"]["seeds"]) * len(params["sweep"]["epsilons"])
-    assert jobs["histogram_private_embeddings"] == 1 and jobs["eval_reference_stats"] == 1
+    assert jobs["embed_private"] == 1 and jobs["eval_reference_stats"] == 1
     assert jobs["eval_fd_curve"] >= runs
-    assert not {"histogram", "pe_variation", "pe_lookahead", "pe_release", "baseline_dpsgd"} & set(jobs), jobs
+    assert not {"pe_histogram", "pe_variation", "pe_lookahead", "pe_release", "dpsgd"} & set(jobs), jobs
     embed = [line for line in proc.stdout.splitlines() if " embed-private " in line]
     assert len(embed) == 1 and "--set embedding.name=pixels" in embed[0] and "/embeddings/pixels-" in embed[0]
     curves = [line for line in proc.stdout.splitlines() if " eval-fd-curve " in line]
@@ -212,7 +212,7 @@ def test_retrieval_runs_read_the_prepared_public_set_and_pretrain_nothing(smoke_
     proc = snakemake("-n", "-p", params_file=write_params(tmp_path / "params.yaml", params))
     jobs = planned_jobs(proc)
     assert "pretrain" not in jobs and "prepare_data" not in jobs  # the public set is already prepared
-    assert jobs["pe_initial_samples"] == len(params["sweep"]["seeds"]) and jobs["pe_release"] >= 4
+    assert jobs["pe_init"] == len(params["sweep"]["seeds"]) and jobs["pe_release"] >= 4
     public = Layout(params).public
     api_steps = [line for line in proc.stdout.splitlines()
                  if any(f" {step} " in line for step in ("pe-init", "pe-lookahead", "pe-variation", "pe-release"))]
@@ -229,7 +229,7 @@ def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smok
     for path in (last, layout.synthetic, layout.privacy_report, layout.latest_privacy_report):
         Path(path).unlink()
     jobs = planned_jobs(snakemake("-n", params_file=smoke_run["params_file"]))
-    assert jobs.get("pe_variation") == 1 and "histogram" not in jobs and "pe_lookahead" not in jobs
+    assert jobs.get("pe_variation") == 1 and "pe_histogram" not in jobs and "pe_lookahead" not in jobs
     snakemake(params_file=smoke_run["params_file"])
     assert last.read_bytes() == kept, "the same params and seed must give the same bytes"
 
@@ -239,7 +239,7 @@ def test_privacy_boundary_only_histogram_eval_baseline_rules_read_private_data(s
     rows = [line.split("\t") for line in proc.stdout.splitlines()[1:] if "\t" in line]
     readers = {row[2] for row in rows if any(PRIVATE_FILES.search(f) for f in row[4].split(","))}
     assert readers, "expected some rule to read the private training set"
-    assert {"histogram", "histogram_private_embeddings"} <= readers
+    assert {"pe_histogram", "embed_private"} <= readers
     offenders = {rule for rule in readers if not ALLOWED_PRIVATE_READERS.match(rule)}
     assert not offenders, f"rules reading private data outside the DP boundary: {offenders}"
     without_log = {row[2] for row in rows if not row[3].strip() or row[3] == "-"}
@@ -310,7 +310,7 @@ def test_changing_t_makes_a_new_run_and_leaves_the_old_one_intact(smoke_run, tmp
     params = mutate(mutate(params, "sweep.seeds", [0]), "paths.results_dir", smoke_run["params"]["paths"]["results_dir"])
     params_file = write_params(tmp_path / "params.yaml", params)
     jobs = planned_jobs(snakemake("-n", params_file=params_file))
-    assert jobs["histogram"] == 1 and not EPSILON_FREE_RULES & set(jobs), jobs
+    assert jobs["pe_histogram"] == 1 and not EPSILON_FREE_RULES & set(jobs), jobs
     snakemake(params_file=params_file)
     new = Layout(params)
     assert new.run_dir not in {run.layout.run_dir for run in old}
@@ -337,10 +337,10 @@ def smoke_params_file(tmp_path, **sweep):
 def test_slurm_profile_plans_the_sweep_with_declared_resources(tmp_path):
     params, params_file = smoke_params_file(tmp_path, epsilons=[1, 10], seeds=[0, 1])
     proc = snakemake("--profile", "workflow/profiles/slurm", "--dry-run", params_file=params_file)
-    assert "histogram" in proc.stdout and re.search(r"^total\s+\d+", proc.stdout, flags=re.MULTILINE)
+    assert "pe_histogram" in proc.stdout and re.search(r"^total\s+\d+", proc.stdout, flags=re.MULTILINE)
     # Every job the cluster would run declares its memory and runtime.
     jobs = proc.stdout.split("\n\n")
-    heavy = [job for job in jobs if re.search(r"^rule (pretrain|histogram|pe_variation|baseline_dpsgd):", job, re.M)]
+    heavy = [job for job in jobs if re.search(r"^rule (pretrain|pe_histogram|pe_variation|dpsgd):", job, re.M)]
     assert heavy and all("mem_mb=" in job and "runtime=" in job for job in heavy), heavy[:1]
 
 

@@ -68,7 +68,7 @@ def test_a_three_class_image_folder_runs_the_workflow(tmp_path, api):
         record = privacy["compute"]["images"]
         assert record["prompts"] == {"bags": ["bags"], "boots": ["a boot", "an ankle boot"], "trousers": ["trousers"]}
         assert len(record["weights_sha256"]) == 64 and record["model_image_shape"][:2] == [16, 16]
-        init_log = next(tmp_path.rglob("pe_initial_samples.log")).read_text()
+        init_log = next(tmp_path.rglob("pe_init.log")).read_text()
         assert "one image-step takes" in init_log and "runs on the CPU" not in init_log  # the tiny run fits the CPU
 
 

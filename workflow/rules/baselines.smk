@@ -5,7 +5,7 @@
 #         results/mix/<mix>/ the same for "PE + DP-SGD"
 
 
-rule baseline_dpsgd:
+rule dpsgd:
     """The downstream CNN trained with DP-SGD (opacus): a DP release of its own, accounted and cross-checked.
     Its test accuracy (downstream.json) is evaluation, not part of the release."""
     input:
@@ -17,20 +17,20 @@ rule baseline_dpsgd:
         config=P.dpsgd_dir + "/model.json",
         downstream=P.dpsgd_downstream,
     params:
-        settings=settings("baseline_dpsgd", "dpsgd"),
+        settings=settings("dpsgd", "dpsgd"),
         run=overrides("dpsgd"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=6000,
         runtime=120,  # no gpu: the small CNN trains with opacus on the CPU (privevo.models.dpsgd)
     log:
-        P.dpsgd_dir + "/logs/baseline_dpsgd.log",
+        P.dpsgd_dir + "/logs/dpsgd.log",
     shell:
         "{PRIVEVO} --threads {threads} dpsgd {PARAMS} {params.run} --train {input.train} --test {input.test} "
         "--out-report {output.report} --out-weights {output.weights} --out-downstream {output.downstream} > {log} 2>&1"
 
 
-rule baseline_mix:
+rule dpsgd_mix:
     """"PE + DP-SGD": the CNN trained on the PE run at mixing.pe_fraction * epsilon (post-processing of that
     release), fine-tuned on the private training set with DP-SGD whose noise is solved so that one PLD accountant
     over the PE histogram releases and the DP-SGD steps gives this run's epsilon."""
@@ -45,14 +45,14 @@ rule baseline_mix:
         config=P.mix_dir + "/model.json",
         downstream=P.mix_downstream,
     params:
-        settings=settings("baseline_mix", "mix"),
+        settings=settings("dpsgd_mix", "mix"),
         run=overrides("mix"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=6000,
         runtime=120,  # no gpu: the small CNN trains with opacus on the CPU (privevo.models.dpsgd)
     log:
-        P.mix_dir + "/logs/baseline_mix.log",
+        P.mix_dir + "/logs/dpsgd_mix.log",
     shell:
         "{PRIVEVO} --threads {threads} dpsgd {PARAMS} {params.run} --train {input.train} --test {input.test} "
         "--init-classifier {input.classifier} --pe-privacy {input.pe_privacy} --out-report {output.report} "

@@ -97,21 +97,21 @@ rule eval_downstream:
         "--out-classifiers {output.classifiers} > {log} 2>&1"
 
 
-rule eval_public_classifier:
+rule public_classifier:
     """The feature extractor of "public + PE": the CNN trained on the public set's own labels (no private data)."""
     input:
         public=lambda w: layout_of("public")(w).public,
     output:
         weights=P.public_classifier,
     params:
-        settings=settings("eval_public_classifier", "public"),
+        settings=settings("public_classifier", "public"),
         run=overrides("public"),
     threads: HEAVY_THREADS
     resources:
         mem_mb=4000,
         runtime=60,
     log:
-        P.log("eval_public_classifier_{public}"),
+        P.log("public_classifier_{public}"),
     shell:
         "{PRIVEVO} --threads {threads} public-classifier {PARAMS} {params.run} --public {input.public} "
         "--out {output.weights} > {log} 2>&1"

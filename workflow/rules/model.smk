@@ -28,8 +28,8 @@ if config["model"]["source"] == "pretrain":
             "{PRIVEVO} --threads {threads} pretrain {PARAMS} {params.run} --public {input.public} --out {params.out} > {log} 2>&1"
 
 
-rule foundation_model:
-    """The foundation model's record, in both modes: DVC's foundation_model stage targets it."""
+rule model_info:
+    """The foundation model's record, in both modes: DVC's foundation_model stage targets it (through stage_foundation_model)."""
     input:
         marker=lambda w: layout_of("model")(w).model_marker,
     output:
@@ -41,6 +41,6 @@ rule foundation_model:
         mem_mb=2000,
         runtime=10,
     log:
-        P.log("foundation_model_{model}"),
+        P.log("model_info_{model}"),
     shell:
         "{PRIVEVO} model-info {PARAMS} {params.run} --model {params.model} --out {output.record} > {log} 2>&1"

@@ -9,7 +9,7 @@ RUN = P.run_dir
 ITERATION = P.iteration_dir("{iteration}")
 
 
-rule histogram_private_embeddings:
+rule embed_private:
     """Embeddings of the private training set: the query side of the DP nearest-neighbour histogram."""
     input:
         private_train=lambda w: layout_of("embedding")(w).private_train,
@@ -17,7 +17,7 @@ rule histogram_private_embeddings:
         embeddings=P.private_embeddings,
         labels=P.private_labels,
     params:
-        settings=settings("histogram_private_embeddings", "embedding"),
+        settings=settings("embed_private", "embedding"),
         run=overrides("embedding"),
     threads: HEAVY_THREADS
     resources:
@@ -25,13 +25,13 @@ rule histogram_private_embeddings:
         runtime=60,
         gpu=GPU,
     log:
-        P.log("histogram_private_embeddings_{embedding}"),
+        P.log("embed_private_{embedding}"),
     shell:
         "{PRIVEVO} --threads {threads} embed-private {PARAMS} {params.run} --private {input.private_train} "
         "--out {output.embeddings} --out-labels {output.labels} > {log} 2>&1"
 
 
-rule pe_initial_samples:
+rule pe_init:
     input:
         model=lambda w: layout_of("base")(w).api_inputs,
     output:
@@ -39,7 +39,7 @@ rule pe_initial_samples:
         grid=report(P.candidates_grid(0), category="samples", subcategory="S_0",
                     caption="../report/initial_samples.rst"),
     params:
-        settings=settings("pe_initial_samples", "base"),
+        settings=settings("pe_init", "base"),
         run=overrides("base"),
         model=lambda w: layout_of("base")(w).model_dir,
         public=public_option("base"),
@@ -49,20 +49,20 @@ rule pe_initial_samples:
         runtime=60,
         gpu=GPU,
     log:
-        P.base_dir + "/logs/pe_initial_samples.log",
+        P.base_dir + "/logs/pe_init.log",
     shell:
         "{PRIVEVO} --threads {threads} pe-init {PARAMS} {params.run} --model {params.model} {params.public} "
         "--out {output.candidates} > {log} 2>&1"
 
 
-rule pe_initial_lookahead:
+rule pe_lookahead_initial:
     input:
         model=lambda w: layout_of("base")(w).api_inputs,
         candidates=P.candidates(0),
     output:
         lookahead=P.lookahead(0),
     params:
-        settings=settings("pe_initial_lookahead", "base"),
+        settings=settings("pe_lookahead_initial", "base"),
         run=overrides("base"),
         model=lambda w: layout_of("base")(w).model_dir,
         public=public_option("base"),
@@ -72,28 +72,28 @@ rule pe_initial_lookahead:
         runtime=120,
         gpu=GPU,
     log:
-        P.base_dir + "/logs/pe_initial_lookahead.log",
+        P.base_dir + "/logs/pe_lookahead_initial.log",
     shell:
         "{PRIVEVO} --threads {threads} pe-lookahead {PARAMS} {params.run} --model {params.model} {params.public} "
         "--candidates {input.candidates} --iteration 0 --out {output.lookahead} > {log} 2>&1"
 
 
-rule privacy_calibration:
+rule calibrate:
     output:
         calibration=RUN + "/calibration.json",
     params:
-        settings=settings("privacy_calibration", "run"),
+        settings=settings("calibrate", "run"),
         run=overrides("run"),
     resources:
         mem_mb=1000,
         runtime=5,
     log:
-        P.run_log("privacy_calibration"),
+        P.run_log("calibrate"),
     shell:
         "{PRIVEVO} calibrate --params {PARAMS_FILE} {params.run} --out {output.calibration} > {log} 2>&1"
 
 
-rule histogram:
+rule pe_histogram:
     """The DP nearest-neighbour histogram of iteration t: the only PE rule that reads private data.
     One job per iteration on a cluster too: it is one release with one noise draw."""
     input:
@@ -107,7 +107,7 @@ rule histogram:
         table=report(ITERATION + "/histogram.csv", category="histograms", caption="../report/histogram_table.rst"),
         selected=ITERATION + "/selected.npz",
     params:
-        settings=settings("histogram", "run"),
+        settings=settings("pe_histogram", "run"),
         run=overrides("run"),
         out_dir=ITERATION,
     threads: HEAVY_THREADS
@@ -116,7 +116,7 @@ rule histogram:
         runtime=30,
         gpu=GPU,  # faiss runs on the GPU when there is one
     log:
-        P.run_log("histogram_{iteration}"),
+        P.run_log("pe_histogram_{iteration}"),
     shell:
         "{PRIVEVO} --threads {threads} pe-histogram {PARAMS} {params.run} --iteration {wildcards.iteration} "
         "--private-embeddings {input.private_embeddings} --private-labels {input.private_labels} "
@@ -127,7 +127,7 @@ rule histogram:
 include: "pe_generation.smk"
 
 
-rule privacy_audit:
+rule audit:
     """Empirical lower bound on one release's epsilon: the real histogram code run many times on public
     stand-in sets D and D + canary. Reads no private data."""
     input:
@@ -137,7 +137,7 @@ rule privacy_audit:
     output:
         audit=RUN + "/audit-{audit}.json",
     params:
-        settings=settings("privacy_audit", "run"),
+        settings=settings("audit", "run"),
         run=overrides("run"),
     threads: HEAVY_THREADS
     resources:
@@ -145,7 +145,7 @@ rule privacy_audit:
         runtime=30,
         gpu=GPU,  # thousands of nearest-neighbour searches, on the GPU like the histogram's
     log:
-        P.run_log("privacy_audit_{audit}"),
+        P.run_log("audit_{audit}"),
     shell:
         "{PRIVEVO} --threads {threads} audit {PARAMS} {params.run} --candidates {input.candidates} "
         "--lookahead {input.lookahead} --calibration {input.calibration} --out {output.audit} > {log} 2>&1"

@@ -81,7 +81,7 @@ else:
             "--selected {input.selected} --iteration {wildcards.iteration} --shard {wildcards.shard} "
             "--shards {SHARDS} --out {output.part} > {log} 2>&1"
 
-    rule pe_variation:
+    rule pe_merge_shards_variation:
         input:
             parts=expand(SHARD.replace("{kind}", "variation"), shard=range(SHARDS), allow_missing=True),
         output:
@@ -92,7 +92,7 @@ else:
             mem_mb=2000,
             runtime=10,
         log:
-            P.run_log("pe_variation_{iteration}"),
+            P.run_log("pe_merge_shards_variation_{iteration}"),
         shell:
             "{PRIVEVO} pe-merge-shards --kind candidates --parts {input.parts} --out {output.candidates} > {log} 2>&1"
 
@@ -117,7 +117,7 @@ else:
             "--candidates {input.candidates} --iteration {wildcards.iteration} --shard {wildcards.shard} "
             "--shards {SHARDS} --out {output.part} > {log} 2>&1"
 
-    rule pe_lookahead:
+    rule pe_merge_shards_lookahead:
         input:
             parts=expand(SHARD.replace("{kind}", "lookahead"), shard=range(SHARDS), allow_missing=True),
         output:
@@ -126,6 +126,6 @@ else:
             mem_mb=2000,
             runtime=10,
         log:
-            P.run_log("pe_lookahead_{iteration}"),
+            P.run_log("pe_merge_shards_lookahead_{iteration}"),
         shell:
             "{PRIVEVO} pe-merge-shards --kind lookahead --parts {input.parts} --out {output.lookahead} > {log} 2>&1"

@@ -8,7 +8,7 @@ DPSGD_ENABLED = config["dpsgd"]["enabled"]
 PUBLIC_PE = config["mixing"]["public_pe"]
 
 
-rule inspect_histogram:
+rule inspect:
     """Plots of one iteration's noisy histogram (released counts only; no private data)."""
     input:
         histogram=ITERATION + "/histogram.npz",
@@ -25,13 +25,13 @@ rule inspect_histogram:
         mem_mb=1000,
         runtime=5,
     log:
-        P.run_log("inspect_histogram_{iteration}"),
+        P.run_log("inspect_{iteration}"),
     shell:
         "{PRIVEVO} inspect {params.folder} --voted {input.voted} --plot {output.plot} --grid {output.grid} "
         "> {output.text} 2> {log}"
 
 
-rule publish_latest:
+rule publish:
     """Copy the primary run's reports (the sweep's first epsilon and seed) to fixed paths for `dvc metrics`
     and `dvc plots`; with the comparison's headline numbers, so `dvc exp show` has them as columns."""
     input:
@@ -51,7 +51,7 @@ rule publish_latest:
         mem_mb=1000,
         runtime=5,
     log:
-        L.log("publish_latest"),
+        L.log("publish"),
     shell:
         "{PRIVEVO} publish --metrics {input.metrics} --privacy {input.privacy} --fd-curve {input.fd_curve} "
         "--downstream-curves {input.downstream_curves} --histograms {input.histograms} "
@@ -74,7 +74,7 @@ rule summary:
         "{PRIVEVO} summary --metrics {input.metrics} --out-csv {output.table} --out-md {output.markdown} > {log} 2>&1"
 
 
-rule comparison:
+rule compare:
     """One row per (method, epsilon): PE, DP-SGD, the public prior and the non-private ceiling, mean +- std over
     the sweep's seeds, with the privacy triple and accountant; and accuracy against epsilon per method."""
     input:
@@ -101,14 +101,14 @@ rule comparison:
         mem_mb=1000,
         runtime=5,
     log:
-        L.log("comparison"),
+        L.log("compare"),
     shell:
         "{PRIVEVO} compare --pe {input.pe} --prior {input.prior} {params.dpsgd} {params.mix} {params.public_pe} "
         "--real {input.real} "
         "--out-csv {output.table} --out-md {output.markdown} --out-png {output.plot} > {log} 2>&1"
 
 
-rule privacy_ledger:
+rule ledger:
     """Every release of the sweep on the same private data, and what publishing all of them would cost
     (PLD over all their Gaussian events)."""
     input:
@@ -122,7 +122,7 @@ rule privacy_ledger:
         mem_mb=1000,
         runtime=10,
     log:
-        L.log("privacy_ledger"),
+        L.log("ledger"),
     shell:
         "{PRIVEVO} ledger --releases {input.pe} {input.dpsgd} {input.mix} --out {output.ledger} --out-md {output.markdown} "
         "> {log} 2>&1"

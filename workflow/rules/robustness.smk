@@ -19,7 +19,7 @@ ROBUSTNESS_SHELL = (
 )
 
 
-rule eval_robustness:
+rule robustness:
     """The CNN trained on the run's synthetic set (its first classifier seed)."""
     input:
         classifier=P.classifiers,
@@ -28,7 +28,7 @@ rule eval_robustness:
     output:
         **robustness_outputs(P.robustness),
     params:
-        settings=settings("eval_robustness", "run"),
+        settings=settings("robustness", "run"),
         run=overrides("run"),
         method="pe",
     threads: HEAVY_THREADS
@@ -41,7 +41,7 @@ rule eval_robustness:
         ROBUSTNESS_SHELL
 
 
-rule eval_robustness_public_pe:
+rule robustness_public_pe:
     """The "public + PE" CNN (its first classifier seed)."""
     input:
         classifier=P.public_pe_classifiers,
@@ -50,7 +50,7 @@ rule eval_robustness_public_pe:
     output:
         **robustness_outputs(P.public_pe_robustness),
     params:
-        settings=settings("eval_robustness", "run"),
+        settings=settings("robustness", "run"),
         run=overrides("run"),
         method="public_pe",
     threads: HEAVY_THREADS
@@ -63,7 +63,7 @@ rule eval_robustness_public_pe:
         ROBUSTNESS_SHELL
 
 
-rule eval_robustness_prior:
+rule robustness_prior:
     """The public prior: the CNN trained on S_0 (zero privacy cost)."""
     input:
         classifier=P.prior_classifiers,
@@ -72,7 +72,7 @@ rule eval_robustness_prior:
     output:
         **robustness_outputs(P.prior_robustness),
     params:
-        settings=settings("eval_robustness", "base"),
+        settings=settings("robustness", "base"),
         run=overrides("base"),
         method="prior",
     threads: HEAVY_THREADS
@@ -85,7 +85,7 @@ rule eval_robustness_prior:
         ROBUSTNESS_SHELL
 
 
-rule eval_robustness_real:
+rule robustness_real:
     """The non-private CNN trained on the real private training set."""
     input:
         classifier=P.real_classifiers,
@@ -94,7 +94,7 @@ rule eval_robustness_real:
     output:
         **robustness_outputs(P.real_robustness),
     params:
-        settings=settings("eval_robustness", "real"),
+        settings=settings("robustness", "real"),
         run=overrides("real"),
         method="real",
     threads: HEAVY_THREADS
@@ -107,7 +107,7 @@ rule eval_robustness_real:
         ROBUSTNESS_SHELL
 
 
-rule eval_robustness_dpsgd:
+rule robustness_dpsgd:
     """The DP-SGD CNN (its test-set evaluation is not part of its release)."""
     input:
         classifier=P.dpsgd_weights,
@@ -116,7 +116,7 @@ rule eval_robustness_dpsgd:
     output:
         **robustness_outputs(P.dpsgd_robustness),
     params:
-        settings=settings("eval_robustness", "dpsgd"),
+        settings=settings("robustness", "dpsgd"),
         run=overrides("dpsgd"),
         method="dpsgd",
     threads: HEAVY_THREADS
@@ -129,7 +129,7 @@ rule eval_robustness_dpsgd:
         ROBUSTNESS_SHELL
 
 
-rule eval_robustness_mix:
+rule robustness_mix:
     """The "PE + DP-SGD" CNN."""
     input:
         classifier=P.mix_weights,
@@ -138,7 +138,7 @@ rule eval_robustness_mix:
     output:
         **robustness_outputs(P.mix_robustness),
     params:
-        settings=settings("eval_robustness", "mix"),
+        settings=settings("robustness", "mix"),
         run=overrides("mix"),
         method="mix",
     threads: HEAVY_THREADS
