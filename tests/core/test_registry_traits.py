@@ -89,3 +89,18 @@ def test_an_unknown_embedder_is_an_error_naming_the_key_not_a_silent_fallback():
     with pytest.raises(UnknownNameError, match=r"params key embedding\.name: unknown embedder 'clip'; choose from "
                                                r"lite0, pixels, inception"):
         embedder_from_params({"device": "cpu", "embedding": {"name": "clip"}})
+
+
+def test_noise_sources_are_registered_with_their_traits_and_the_policy_picks_by_name():
+    from privevo.pe.noise import NOISE_SOURCES, dp_noise_source, noise_record, noise_source
+
+    assert set(NOISE_SOURCES.names()) == {"os-entropy", "secure", "reproducible-from-public-seed"}
+    for name in NOISE_SOURCES.names():
+        assert set(NOISE_SOURCES.required_traits) <= set(NOISE_SOURCES.traits(name))
+    default = {"secure_noise": False, "reproducible_noise": False}
+    assert noise_source(default, seed=0, class_index=0, iteration=1).name == noise_record(default)["source"] == "os-entropy"
+    assert dp_noise_source({**default, "secure_noise": True}).name == "secure"
+    debug = {**default, "reproducible_noise": True}
+    assert noise_source(debug, seed=0, class_index=0, iteration=1).name == "reproducible-from-public-seed"
+    assert dp_noise_source(debug).name == "os-entropy"  # DP-SGD never draws from a public seed
+    assert NOISE_SOURCES.trait("reproducible-from-public-seed", "is_dp") is False

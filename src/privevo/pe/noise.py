@@ -30,6 +30,7 @@ from typing import Protocol
 import numpy as np
 
 from privevo.core import seeding
+from privevo.core.registry import Registry
 
 NOT_DP_WARNING = "NOT a DP release: the noise is derivable from a public seed (privacy.reproducible_noise: true)"
 
@@ -99,19 +100,43 @@ class ReproducibleNoise:
         return self._rng.normal(0.0, sigma, size=size)
 
 
+# Every noise source, by the name the reports give it, with its traits:
+#   is_dp        whether a release drawn from it is DP (its seed is never stored and cannot be derived)
+#   selected_by  the privacy.* switch that picks it (None: the default)
+#   needs_gpu    whether it cannot draw on a CPU
+#   mechanisms   the DP mechanisms that may draw from it
+NOISE_SOURCES = Registry("noise source", traits=("is_dp", "selected_by", "needs_gpu", "mechanisms"), entries={
+    EntropyNoise.name: ("privevo.pe.noise:EntropyNoise",
+                        dict(is_dp=True, selected_by=None, needs_gpu=False, mechanisms=("pe_histogram", "dpsgd"))),
+    SecureNoise.name: ("privevo.pe.noise:SecureNoise",
+                       dict(is_dp=True, selected_by="privacy.secure_noise", needs_gpu=False,
+                            mechanisms=("pe_histogram", "dpsgd"))),
+    ReproducibleNoise.name: ("privevo.pe.noise:ReproducibleNoise",
+                             dict(is_dp=False, selected_by="privacy.reproducible_noise", needs_gpu=False,
+                                  mechanisms=("pe_histogram",))),
+})
+
+
+def noise_source_name(privacy: dict, *, mechanism: str = "pe_histogram") -> str:
+    """The registered noise source ``privacy`` (params' privacy section) asks for, for ``mechanism``."""
+    if privacy.get("reproducible_noise") and mechanism in NOISE_SOURCES.trait(ReproducibleNoise.name, "mechanisms"):
+        return ReproducibleNoise.name
+    return SecureNoise.name if privacy.get("secure_noise") else EntropyNoise.name
+
+
 def noise_source(privacy: dict, *, seed: int, class_index: int, iteration: int) -> NoiseSource:
-    """The noise source that ``privacy`` (params' privacy section) asks for."""
-    if privacy.get("reproducible_noise"):
-        return ReproducibleNoise(seed, class_index=class_index, iteration=iteration)
-    return dp_noise_source(privacy)
+    """The noise source that ``privacy`` asks for PE's histogram of (class, iteration)."""
+    name = noise_source_name(privacy)
+    source = NOISE_SOURCES.get(name)
+    if NOISE_SOURCES.trait(name, "is_dp"):
+        return source()
+    return source(seed, class_index=class_index, iteration=iteration)
 
 
 def dp_noise_source(privacy: dict) -> NoiseSource:
     """The DP noise source that ``privacy`` asks for, for every mechanism (DP-SGD's gradient noise too):
     :class:`SecureNoise` under ``secure_noise``, else :class:`EntropyNoise`; never from a seed."""
-    if privacy.get("secure_noise"):
-        return SecureNoise()
-    return EntropyNoise()
+    return NOISE_SOURCES.get(noise_source_name(privacy, mechanism="dpsgd"))()
 
 
 def noise_record(privacy: dict) -> dict:
