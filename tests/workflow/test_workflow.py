@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 
 EPSILON_FREE_RULES = {"prepare_data", "pretrain", "embed_private", "pe_init",
                       "pe_lookahead_initial"}
-ALLOWED_PRIVATE_READERS = re.compile(r"^(histogram|eval|baseline)")
+ALLOWED_PRIVATE_READERS = re.compile(r"^(pe_histogram|embed_private|eval|dpsgd)")
 PRIVATE_FILES = re.compile(r"(private_train\.npz|private_train\.npy|private_train_labels\.npy)$")
 
 
@@ -64,7 +64,7 @@ def test_outputs_exist_with_the_right_shapes(smoke_run):
         assert (folder / "lookahead.npy").exists() == (t < 2)
     assert Path(layout.lookahead(0)).exists() and Path(layout.candidates(0)).exists()
     for log in (f"prepare_data_{layout.keys['data']}", f"pretrain_{layout.keys['model']}",
-                f"histogram_private_embeddings_{layout.keys['embedding']}"):
+                f"embed_private_{layout.keys['embedding']}"):
         assert Path(layout.log(log)).stat().st_size > 0
 
 
@@ -234,7 +234,7 @@ def test_run_stopped_in_last_iteration_resumes_without_redoing_earlier_ones(smok
     assert last.read_bytes() == kept, "the same params and seed must give the same bytes"
 
 
-def test_privacy_boundary_only_histogram_eval_baseline_rules_read_private_data(smoke_run):
+def test_privacy_boundary_only_histogram_eval_dpsgd_rules_read_private_data(smoke_run):
     proc = snakemake("--detailed-summary", params_file=smoke_run["params_file"])
     rows = [line.split("\t") for line in proc.stdout.splitlines()[1:] if "\t" in line]
     readers = {row[2] for row in rows if any(PRIVATE_FILES.search(f) for f in row[4].split(","))}
