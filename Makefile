@@ -55,7 +55,8 @@ smoke: setup
 PYTEST_PARALLEL ?= -n 2 --dist loadfile
 
 test: setup
-	$(BIN)/python -m pytest -m "not gpu" -q $(PYTEST_PARALLEL)
+	@# The 15 slowest tests close the output, so a slower suite shows where its time went.
+	$(BIN)/python -m pytest -m "not gpu" -q --durations=15 $(PYTEST_PARALLEL)
 
 bench: setup
 	$(BIN)/python benchmarks/bench_pipeline.py
