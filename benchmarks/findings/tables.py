@@ -103,7 +103,7 @@ def comparison(cells: list[dict]) -> pd.DataFrame:
                     "accountant": "/".join(accountants),
                     "noise_multiplier": sigmas[0] if len(sigmas) == 1 else "/".join(map(str, sigmas)),
                     "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1], "n": accuracy[2],
-                    "std_over": "PE seeds", "fd_mean": fd[0], "fd_std": fd[1],
+                    "std_over": "seeds (DP-SGD's own seed)" if method == "DP-SGD CNN" else "PE seeds", "fd_mean": fd[0], "fd_std": fd[1],
                     "pe_seeds": " ".join(str(s) for s in sorted(group["pe_seed"])),
                     "dp_seconds_mean": _dp_seconds_mean(cells, method, epsilon)})
     return pd.DataFrame(out)
