@@ -9,7 +9,13 @@ A cell is `snakemake --cores all --config params_file=<cell params>` (the README
 narrows a shipped config to one epsilon and one seed (cells.py). After it, the cell's small outputs go to
 benchmarks/findings/results/<cell>/ (in --record-repo, default: this checkout) with provenance.json (commit,
 settings hash, CPU model, cores, torch and its precision, wall and CPU seconds), and that folder alone is committed.
+Each classifier's robustness record (robustness.json: per corruption and severity, per attack, per OOD set) goes to
+results/<cell>/robustness/, so the tables can show what the workflow's own robustness.csv averages away.
 A cell whose provenance names the settings hash the params give now is skipped; nothing is ever estimated.
+
+    python benchmarks/findings/run_cells.py --collect-records   # add robustness records to cells recorded without
+
+--list and --collect-records write their params to a scratch file: a running cell's params file is never touched.
 """
 
 from __future__ import annotations
@@ -41,10 +47,12 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def cell_params_file(cell: Cell, repo: Path) -> Path:
+def cell_params_file(cell: Cell, repo: Path, name: str = "cell-params.yaml") -> Path:
     """The cell's params, always at one path: the workflow's commands name the params file, and a job whose command
-    changed would rerun, so the work cells share (data, models, S_0, real-data CNNs) is done once."""
-    path = repo / "results" / "findings" / "cell-params.yaml"
+    changed would rerun, so the work cells share (data, models, S_0, real-data CNNs) is done once. Anything that only
+    reads settings uses another ``name`` in the same folder (same relative `extends`), so a running cell keeps its
+    params."""
+    path = repo / "results" / "findings" / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(cell.params_text(path, repo))
     return path
@@ -63,11 +71,49 @@ def settings_of(params_file: Path, repo: Path) -> dict:
         "print(json.dumps({'settings_hash': L.run_key, 'run_dir': L.run_dir, 'metrics': L.metrics,"
         " 'privacy': L.privacy_report, 'fd_curve': L.fd_curve, 'comparison': P.comparison_csv,"
         " 'comparison_md': P.comparison_md, 'robustness': P.robustness_csv, 'ledger': P.ledger_json,"
-        " 'dpsgd': L.dpsgd_report, 'mix': L.mix_report, 'model_record': L.model_record}))\n"
+        " 'dpsgd': L.dpsgd_report, 'mix': L.mix_report, 'model_record': L.model_record,"
+        " 'robustness_records': records(sweep)}))\n"
     )
+    code = ROBUSTNESS_RECORDS + code
     out = subprocess.run([sys.executable, "-c", code, str(params_file)], cwd=repo, check=True, capture_output=True,
                          text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# The robustness records the workflow's robustness_table rule reads for a sweep of one run, by role.
+ROBUSTNESS_RECORDS = (
+    "def records(sweep):\n"
+    "    run = sweep.runs[0]\n"
+    "    L, p = run.layout, run.params\n"
+    "    out = {'pe': L.robustness, 'prior': L.prior_robustness, 'real': L.real_robustness}\n"
+    "    if p['dpsgd']['enabled']:\n"
+    "        out['dpsgd'] = L.dpsgd_robustness\n"
+    "    if p['mixing']['public_pe']:\n"
+    "        out['public_pe'] = L.public_pe_robustness\n"
+    "    for i, mix in enumerate(sweep.mixes):\n"
+    "        out[f'mix-{i}'] = mix.total.layout.mix_robustness\n"
+    "    return {role: folder + '/robustness.json' for role, folder in out.items()}\n"
+)
+
+
+def copy_robustness_records(settings: dict, repo: Path, record: Path) -> dict:
+    """Each classifier's robustness.json into <record>/robustness/<role>.json; returns {file: source}."""
+    copied = {}
+    for role, source in settings["robustness_records"].items():
+        if (repo / source).exists():
+            (record / "robustness").mkdir(exist_ok=True)
+            shutil.copyfile(repo / source, record / "robustness" / f"{role}.json")
+            copied[f"robustness/{role}.json"] = source
+    return copied
+
+
+def commit_record(record_repo: Path, record: Path, message: str) -> None:
+    folder = str(record.relative_to(record_repo))
+    for attempt in range(10):  # another git process may hold the index for a moment
+        subprocess.run(["git", "add", "--", folder], cwd=record_repo, check=False)
+        if subprocess.run(["git", "commit", "-q", "-m", message, "--", folder], cwd=record_repo).returncode == 0:
+            return
+        time.sleep(5)
 
 
 def recorded_hash(cell: Cell, record_repo: Path) -> str | None:
@@ -134,6 +180,7 @@ def run_cell(cell: Cell, repo: Path, record_repo: Path, *, commit: bool) -> dict
         if source.exists():
             shutil.copyfile(source, record / name)
             copied[name] = settings[key]
+    copied.update(copy_robustness_records(settings, repo, record))
     provenance = {
         "cell": cell.cell_id, "config": cell.config, "params_file": cell.params_file, "epsilon": cell.epsilon,
         "seed": cell.seed, "overrides": dict(cell.overrides), "settings_hash": settings["settings_hash"],
@@ -151,15 +198,32 @@ def run_cell(cell: Cell, repo: Path, record_repo: Path, *, commit: bool) -> dict
     (record / "provenance.json").write_text(json.dumps(provenance, indent=2) + "\n")
     print(f"[{datetime.datetime.now():%H:%M:%S}] cell {cell.cell_id}: done in {wall:.0f} s", flush=True)
     if commit:
-        folder = str(record.relative_to(record_repo))
-        for attempt in range(10):  # another git process may hold the index for a moment
-            subprocess.run(["git", "add", "--", folder], cwd=record_repo, check=False)
-            done = subprocess.run(["git", "commit", "-q", "-m", f"findings: cell {cell.cell_id} ({wall:.0f} s wall, "
-                                   f"{provenance['cpu']})", "--", folder], cwd=record_repo)
-            if done.returncode == 0:
-                break
-            time.sleep(5)
+        commit_record(record_repo, record, f"findings: cell {cell.cell_id} ({wall:.0f} s wall, {provenance['cpu']})")
     return provenance
+
+
+def collect_records(cell: Cell, repo: Path, record_repo: Path, *, commit: bool) -> bool:
+    """Add the robustness records to a cell recorded before the runner copied them, from the same run folders.
+
+    Only for a cell whose recorded settings hash is the one its params give now, so the folders are that cell's."""
+    settings = settings_of(cell_params_file(cell, repo, "scratch-params.yaml"), repo)
+    record = record_repo / cell.record_dir.relative_to(REPO)
+    provenance_path = record / "provenance.json"
+    if recorded_hash(cell, record_repo) != settings["settings_hash"] or (record / "robustness").exists():
+        return False
+    copied = copy_robustness_records(settings, repo, record)
+    if not copied:
+        return False
+    provenance = json.loads(provenance_path.read_text())
+    provenance["robustness_records_collected"] = {
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "why": "copied after the cell, by run_cells.py --collect-records, from the run folders of its settings hash",
+        "copied_from": copied}
+    provenance_path.write_text(json.dumps(provenance, indent=2) + "\n")
+    print(f"cell {cell.cell_id}: {len(copied)} robustness records collected", flush=True)
+    if commit:
+        commit_record(record_repo, record, f"findings: robustness records of cell {cell.cell_id}")
+    return True
 
 
 def main(argv=None) -> int:
@@ -170,12 +234,18 @@ def main(argv=None) -> int:
     parser.add_argument("--record-repo", type=Path, default=REPO,
                         help="the checkout whose benchmarks/findings/results/ receives the records and the commits")
     parser.add_argument("--no-commit", action="store_true")
+    parser.add_argument("--collect-records", action="store_true",
+                        help="only add robustness records to recorded cells that lack them, then exit")
     args = parser.parse_args(argv)
     repo = REPO
     cells = [c for c in load_campaign() if args.only is None or c.cell_id in args.only]
     ran = 0
+    if args.collect_records:
+        for cell in cells:
+            collect_records(cell, repo, args.record_repo, commit=not args.no_commit)
+        return 0
     for cell in cells:
-        settings_hash = settings_of(cell_params_file(cell, repo), repo)["settings_hash"]
+        settings_hash = settings_of(cell_params_file(cell, repo, "scratch-params.yaml"), repo)["settings_hash"]
         done = recorded_hash(cell, args.record_repo) == settings_hash
         if args.list:
             print(f"{'done ' if done else 'to do'}  {cell.cell_id:24s} {settings_hash}")

@@ -43,12 +43,23 @@ def comparison_row(method, epsilon, accuracy, *, fd=50.0, seed=0, std=math.nan, 
     return row
 
 
-def write_cell(results, config, epsilon, seed, rows, robustness_rows=()):
+def robustness_record(method, epsilon, seed, *, ece, contrast, classifier_seed=0):
+    """The parts of a robustness.json record the tables read: contrast accuracy per severity is (contrast, contrast
+    - 0.1), so the family's mean over severities is contrast - 0.05."""
+    return {"num_test": 100, "clean_accuracy": 0.9, "calibration": {"ece": ece, "ece_bins": 15, "ece_norm": "l1"},
+            "corruptions": {"names": ["contrast"], "severities": [1, 2], "mean_accuracy": contrast - 0.05,
+                            "accuracy": {"contrast": {"1": contrast, "2": contrast - 0.1}}},
+            "classifier": {"method": method, "epsilon": epsilon, "delta": None if epsilon is None else 1e-5,
+                           "seed": seed, "classifier_seed": classifier_seed, "weights": f"w/{method}/{seed}"}}
+
+
+def write_cell(results, config, epsilon, seed, rows, records=None):
     folder = results / f"{config}-eps{epsilon:g}-seed{seed}"
     folder.mkdir(parents=True)
     pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "comparison.csv", index=False)
-    if robustness_rows:
-        pd.DataFrame(robustness_rows).to_csv(folder / "robustness.csv", index=False)
+    for role, record in (records or {}).items():
+        (folder / "robustness").mkdir(exist_ok=True)
+        (folder / "robustness" / f"{role}.json").write_text(json.dumps(record))
     (folder / "provenance.json").write_text(json.dumps({
         "cell": folder.name, "config": config, "epsilon": epsilon, "seed": seed, "settings_hash": "h",
         "commit": "abc", "cpu": "cpu", "cores": 2, "wall_seconds": 10.0, "cpu_seconds": 20.0, "finished": "now"}))
@@ -71,10 +82,15 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
         write_cell(tmp_path, "default", 1.0, seed,
                    [comparison_row(tables.PE, 1.0, pe, seed=seed), comparison_row("DP-SGD CNN", 1.0, dpsgd, seed=seed),
                     real],
-                   [{"method": tables.PE, "epsilon": 1.0, "ece_mean": 0.1 * (seed + 1), "ece_std": math.nan},
-                    {"method": tables.REAL, "epsilon": 1.0, "ece_mean": 0.02, "ece_std": 0.001}])
-    write_cell(tmp_path, "ddpm", 1.0, 0, [comparison_row(tables.PE, 1.0, 0.5), real])
-    assert tables.main(["--results", str(tmp_path)]) == 0
+                   {"pe": robustness_record(tables.PE, 1.0, seed, ece=0.1 * (seed + 1), contrast=0.5 + 0.1 * seed),
+                    # the real-data CNN is in every cell: counted once
+                    "real": robustness_record(tables.REAL, None, None, ece=0.02, contrast=0.8, classifier_seed=3)})
+    write_cell(tmp_path, "ddpm", 1.0, 0, [comparison_row(tables.PE, 1.0, 0.5), real],
+               {"pe": robustness_record(tables.PE, 1.0, 0, ece=0.4, contrast=0.3),
+                "real": robustness_record(tables.REAL, None, None, ece=0.03, contrast=0.7, classifier_seed=3)})
+    readme = tmp_path / "README.md"
+    readme.write_text("# x\n\nprose\n<!-- findings:tables:start -->\nold\n<!-- findings:tables:end -->\nafter\n")
+    assert tables.main(["--results", str(tmp_path), "--readme", str(readme)]) == 0
     table = pd.read_csv(tmp_path / "comparison.csv").set_index("method")
     assert table.loc[tables.PE, "accuracy_mean"] == pytest.approx(0.70)
     assert table.loc[tables.PE, "accuracy_std"] == pytest.approx(0.10)
@@ -85,6 +101,38 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     assert table.loc["PE, DDPM only -> CNN", "accuracy_mean"] == pytest.approx(0.5)
     assert math.isnan(table.loc["PE, DDPM only -> CNN", "accuracy_std"])  # one seed: no std, never a zero
     robust = pd.read_csv(tmp_path / "robustness.csv").set_index("method")
-    assert robust.loc[tables.PE, "ece_mean"] == pytest.approx(0.2) and robust.loc[tables.PE, "n"] == 3
+    assert robust.loc[tables.PE, "ece_mean"] == pytest.approx(0.2) and robust.loc[tables.PE, "n_seeds"] == 3
+    assert robust.loc[tables.PE, "contrast_accuracy_mean"] == pytest.approx(0.55)  # (0.45, 0.55, 0.65)
+    assert robust.loc[tables.PE, "contrast_accuracy_std"] == pytest.approx(0.1)
+    assert robust.loc[tables.REAL, "n_seeds"] == 1 and robust.loc[tables.REAL, "ece_mean"] == pytest.approx(0.02)
+    assert robust.loc["PE, DDPM only -> CNN", "ece_mean"] == pytest.approx(0.4)  # the ddpm cell's real CNN is left out
     assert "70.0 ± 10.0" in (tmp_path / "comparison.md").read_text()
     assert (tmp_path / "accuracy.png").stat().st_size > 1000
+    text = readme.read_text()
+    assert text.startswith("# x\n\nprose\n<!-- findings:tables:start -->") and text.endswith("<!-- findings:tables:end -->\nafter\n")
+    assert "old" not in text and "| PE synthetic -> CNN | 1 | 1e-05 |" in text and "accuracy.png" in text
+    assert "| real data, no privacy | ∞ (no privacy) | 1 |" in text  # the robustness rows, with no epsilon
+    assert "contrast (%)" in text and "Not yet recorded:" in text
+
+
+def test_runner_copies_each_classifiers_robustness_record_by_role(tmp_path):
+    import run_cells
+
+    repo, record = tmp_path / "repo", tmp_path / "record"
+    record.mkdir()
+    for role in ("pe", "real"):
+        source = repo / "results" / role / "robustness.json"
+        source.parent.mkdir(parents=True)
+        source.write_text(json.dumps({"role": role}))
+    settings = {"robustness_records": {"pe": "results/pe/robustness.json", "real": "results/real/robustness.json",
+                                       "dpsgd": "results/dpsgd/robustness.json"}}  # not run: no file, not copied
+    copied = run_cells.copy_robustness_records(settings, repo, record)
+    assert copied == {"robustness/pe.json": "results/pe/robustness.json",
+                      "robustness/real.json": "results/real/robustness.json"}
+    assert json.loads((record / "robustness" / "real.json").read_text()) == {"role": "real"}
+    # reading settings never rewrites the params file a running cell's jobs read
+    cell = findings_cells.load_campaign()[0]
+    running = run_cells.cell_params_file(cell, repo)
+    running.write_text("the running cell's params")
+    scratch = run_cells.cell_params_file(cell, repo, "scratch-params.yaml")
+    assert running.read_text() == "the running cell's params" and scratch.parent == running.parent

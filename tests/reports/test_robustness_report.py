@@ -82,6 +82,10 @@ def test_golden_mean_and_sample_std_over_three_seeds(records):
     assert row["brier_std"] == 0.0
     assert row["mean_corruption_accuracy_mean"] == pytest.approx(0.51)
     assert row["mean_corruption_accuracy_std"] == pytest.approx(0.1)
+    # Each family: the mean over its five severities (clean - 0.05 * 3, clean - 0.01 * 3), then over seeds.
+    assert row["gaussian_noise_accuracy_mean"] == pytest.approx(0.45)
+    assert row["gaussian_noise_accuracy_std"] == pytest.approx(0.1)
+    assert row["contrast_accuracy_mean"] == pytest.approx(0.57)
     assert row["pgd_accuracy@8/255_mean"] == pytest.approx(0.2) and row["pgd_accuracy@8/255_std"] == pytest.approx(0.1)
     assert row["fgsm_accuracy@2/255_mean"] == pytest.approx(0.5)
     assert row["attack_subset_clean_accuracy_mean"] == pytest.approx(0.61)
@@ -122,6 +126,7 @@ def test_tables_markdown_with_plus_minus_and_footnotes(tmp_path, records):
     assert "| PE synthetic -> CNN | 1 | 1e-05 | 3 | 60.0 ± 10.0 | 0.200 ± 0.100 | 2.000 ± 1.000 |" in markdown
     assert "| PE synthetic -> CNN | none | none | 1 |" in markdown.splitlines()[6]
     assert "PGD 8/255 (%)" in markdown and "20.0 ± 10.0" in markdown and "OOD AUROC msp" in markdown
+    assert "| gaussian noise (%) | contrast (%) |" in markdown and "45.0 ± 10.0 | 57.0 ± 10.0" in markdown
     for footnote in ("ddof=1", "PE synthetic -> CNN, eps 1: 3 (seeds 0 1 2)", "2 equal-width bins",
                      "gaussian_noise, contrast at severities 1, 2, 3, 4, 5", "Linf at budgets 2/255, 8/255",
                      "pgd: 20 steps of 2.5 * epsilon / steps, random start", "on 50 test images",

@@ -125,12 +125,25 @@ def _adversarial_metrics(records: list[dict]) -> list[str]:
                               for record in records for r in _adversarial(record)))
 
 
+def _corruption_families(records: list[dict]) -> list[str]:
+    return list(dict.fromkeys(f"{name}_accuracy" for record in records
+                              for name in (record.get("corruptions") or {}).get("names") or ()))
+
+
 def _ood_scores(records: list[dict]) -> list[str]:
     scores = [score for record in records for s in _ood_sets(record).values() for score in s["auroc"]]
     return list(dict.fromkeys(scores))
 
 
-def _values(record: dict, adversarial: list[str], scores: list[str]) -> dict[str, float | None]:
+def _family_accuracy(accuracy_by_severity: dict | None) -> float | None:
+    """One corruption family's accuracy: the mean over its severities, as the synthetic-clones benchmark reports."""
+    if not accuracy_by_severity or None in accuracy_by_severity.values():
+        return None
+    return float(np.mean(list(accuracy_by_severity.values())))
+
+
+def _values(record: dict, adversarial: list[str], scores: list[str],
+            families: Sequence[str] = ()) -> dict[str, float | None]:
     calibration = record.get("calibration") or {}
     corruptions = record.get("corruptions") or {}
     adv = record.get("adversarial") or {}
@@ -141,6 +154,8 @@ def _values(record: dict, adversarial: list[str], scores: list[str]) -> dict[str
               "attack_subset_clean_accuracy": adv.get("clean_accuracy_subsample")}
     results = {f"{r['attack']}_accuracy@{_budget_label(r['epsilon'])}": r["accuracy"] for r in _adversarial(record)}
     values.update({name: results.get(name) for name in adversarial})
+    by_family = corruptions.get("accuracy") or {}
+    values.update({family: _family_accuracy(by_family.get(family[: -len("_accuracy")])) for family in families})
     sets = _ood_sets(record)
     for score in scores:
         aurocs = [s["auroc"].get(score) for s in sets.values()]
@@ -189,8 +204,8 @@ def robustness_table(records: Iterable[dict]) -> pd.DataFrame:
     Columns: ``method``, ``epsilon`` (NaN for None: no privacy cost), ``delta``, ``n_seeds`` (records
     aggregated), ``seeds`` and ``classifier_seeds``, then ``<metric>_mean`` and ``<metric>_std`` for
     clean_accuracy, ece, nll, brier, mean_corruption_accuracy, relative_corruption_drop,
-    attack_subset_clean_accuracy, each ``<attack>_accuracy@<k>/255`` and ``ood_auroc_<score>`` (mean over
-    the OOD sets of one record, unweighted), then the settings the row was computed under. The std is
+    attack_subset_clean_accuracy, each ``<corruption>_accuracy`` (that family's mean over severities), each
+    ``<attack>_accuracy@<k>/255`` and ``ood_auroc_<score>`` (mean over the OOD sets of one record, unweighted), then the settings the row was computed under. The std is
     the sample std (ddof=1) over the row's records, and 0 for a row of one record. A missing value in
     any record makes that metric NaN for the row.
 
@@ -199,10 +214,11 @@ def robustness_table(records: Iterable[dict]) -> pd.DataFrame:
     groups = _groups(records)
     everything = [r for _, members in groups for r in members]
     adversarial, scores = _adversarial_metrics(everything), _ood_scores(everything)
-    metrics = [*BASE_METRICS, *adversarial, *(f"ood_auroc_{s}" for s in scores)]
+    families = _corruption_families(everything)
+    metrics = [*BASE_METRICS, *families, *adversarial, *(f"ood_auroc_{s}" for s in scores)]
     rows = []
     for (method, epsilon), members in groups:
-        values = [_values(r, adversarial, scores) for r in members]
+        values = [_values(r, adversarial, scores, families) for r in members]
         delta = members[0]["classifier"].get("delta")
         row = {"method": method, "epsilon": math.nan if epsilon is None else epsilon,
                "delta": math.nan if delta is None else float(delta), "n_seeds": len(members),
@@ -258,6 +274,8 @@ def _markdown_columns(table: pd.DataFrame) -> list[tuple[str, str, float, int]]:
             out.append((metric, f"{attack.upper()} {budget} (%)", 100.0, 1))
         elif metric.startswith("ood_auroc_"):
             out.append((metric, f"OOD AUROC {metric[len('ood_auroc_'):]}", 1.0, 3))
+        elif metric.endswith("_accuracy"):  # one corruption family, mean over its severities
+            out.append((metric, f"{metric[: -len('_accuracy')].replace('_', ' ')} (%)", 100.0, 1))
     return out
 
 
@@ -297,8 +315,8 @@ def robustness_markdown(table: pd.DataFrame, *, notes: Sequence[str] | str = ())
         f"Calibration: ECE with {_shared(table, 'ece_bins')} equal-width bins of top-label confidence "
         f"({_shared(table, 'ece_norm')} norm); NLL and Brier score of the predicted probabilities.",
         f"Corruptions: {_shared(table, 'corruptions')} at severities {_shared(table, 'severities')}; corruption "
-        "accuracy is the mean over all corruptions and severities, the relative drop is "
-        "(clean - corruption accuracy) / clean.",
+        "accuracy is the mean over all corruptions and severities, each corruption's own column the mean over "
+        "its severities; the relative drop is (clean - corruption accuracy) / clean.",
         f"Attacks: {_shared(table, 'attack_norm')} at budgets {_shared(table, 'attack_budgets')} of the [0, 1] "
         f"pixel range; {_shared(table, 'attacks')}; on {_shared(table, 'attack_samples')} test images "
         f"({_shared(table, 'attack_subsample')}), whose clean accuracy has its own column.",
