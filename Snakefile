@@ -9,7 +9,7 @@ from privevo.config.runs import Sweep
 
 PARAMS_FILE = config.get("params_file", "params.yaml")
 try:
-    SWEEP = Sweep(load_params(PARAMS_FILE))  # pe.by_epsilon unapplied: each run resolves its own epsilon
+    SWEEP = Sweep(load_params(PARAMS_FILE, check_data=True))  # pe.by_epsilon unapplied: each run resolves its own epsilon
     config.update(SWEEP.params)
 except ParamsError as error:
     raise SystemExit(f"privevo: invalid {PARAMS_FILE}: {error}")

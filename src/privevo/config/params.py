@@ -48,8 +48,11 @@ def _key_name(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
-def validate_params(params: Any) -> dict:
-    """Return a deep copy of ``params`` if it is valid; raise ParamsError naming the first bad key."""
+def validate_params(params: Any, *, check_data: bool = False) -> dict:
+    """Return a deep copy of ``params`` if it is valid; raise ParamsError naming the first bad key.
+
+    ``check_data`` also counts the private image folder's files per class (file names only): once per workflow,
+    before any job (the Snakefile and `privevo validate-params`), not in every step that loads its settings."""
     if not isinstance(params, dict):
         raise ParamsError("params must be a mapping of sections (seed, device, paths, data, model, ...)")
     validator = jsonschema.Draft202012Validator(_schema())
@@ -71,6 +74,10 @@ def validate_params(params: Any) -> dict:
             _check_semantics(settings_at_epsilon(view))
         except ParamsError as exc:
             raise ParamsError(f"at epsilon {number_tag(entry['epsilon'])} (pe.by_epsilon[{index}]): {exc}") from None
+    if check_data:
+        needed = max([params["pe"]["num_nearest_neighbours"],
+                      *(entry.get("num_nearest_neighbours", 0) for entry in params["pe"]["by_epsilon"])])
+        _check_class_sizes(params, needed)
     return params
 
 
@@ -113,11 +120,11 @@ def _check_epsilon_entries(params: dict) -> None:
 
 
 def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = None, *,
-                at_epsilon: bool = False) -> dict:
+                at_epsilon: bool = False, check_data: bool = False) -> dict:
     """The validated params of ``path``, with ``overrides`` ("dotted.key=value", value in YAML) applied first.
 
     ``at_epsilon``: apply the pe.by_epsilon entry of the resulting privacy.epsilon (what one step of one run
-    sees). By default the entries stay unapplied, so a sweep can resolve each of its epsilons from the file's pe.*.
+    sees). ``check_data``: see :func:`validate_params`. By default the entries stay unapplied, so a sweep can resolve each of its epsilons from the file's pe.*.
     """
     path = Path(path)
     if not path.exists():
@@ -125,7 +132,7 @@ def load_params(path: str | Path = "params.yaml", overrides: list[str] | None = 
     params = read_params_file(path)
     for override in overrides or []:
         params = apply_override(params, override)
-    params = validate_params(params)
+    params = validate_params(params, check_data=check_data)
     return settings_at_epsilon(params) if at_epsilon else params
 
 
@@ -241,7 +248,6 @@ def _check_semantics(params: dict) -> None:
         raise ParamsError(f"params key model.class_labels: one model class id per private class ({len(class_names)}: "
                           f"{', '.join(class_names)}); got {len(labels)}")
     _check_api_classes(params, class_names)
-    _check_class_sizes(params)
     if params["model"]["source"] == "local" and not params["model"]["local_path"]:
         raise ParamsError("params key model.local_path: required when model.source is 'local'")
     if params["embedding"]["name"] == "inception" and not params["embedding"]["inception_path"]:
@@ -290,17 +296,16 @@ def _check_api_classes(params: dict, class_names: list[str]) -> None:
         check_prompts(params["pe"]["prompts"], class_names)
 
 
-def _check_class_sizes(params: dict) -> None:
-    """An image-folder class must hold at least pe.num_nearest_neighbours images, counted from file names before
-    any job: each image casts that many votes, and a class with fewer images than votes per image is almost
-    certainly a misplaced folder (an empty one is refused by the count itself)."""
+def _check_class_sizes(params: dict, needed: int) -> None:
+    """An image-folder class must hold at least ``needed`` (pe.num_nearest_neighbours, the largest over epsilons)
+    images, counted from file names: each image casts that many votes, and a class with fewer images than votes per
+    image is almost certainly a misplaced folder (an empty one is refused by the count itself). The count is a
+    property of the private data, so the message goes to the data owner's terminal and names no number."""
     from privevo.data.private import params_class_counts
 
-    counts = params_class_counts(params)
-    needed = params["pe"]["num_nearest_neighbours"]
-    for name, count in (counts or {}).items():
+    for name, count in (params_class_counts(params) or {}).items():
         if count < needed:
-            raise ParamsError(f"params key data.private_dir: class {name!r} has {count} image(s), fewer than "
+            raise ParamsError(f"params key data.private_dir: class {name!r} has fewer images than "
                               f"pe.num_nearest_neighbours = {needed}; add images to it or remove its folder")
 
 

@@ -11,7 +11,7 @@ def validate_params(*, params: str = "params.yaml", overrides: list[str] = ()) -
     from privevo.config.schedule import population_sizes, variation_degrees
     from privevo.config.runs import Sweep
 
-    params = load_params(params, list(overrides))
+    params = load_params(params, list(overrides), check_data=True)
     sweep = Sweep(params)
     resolved = settings_at_epsilon(params)
     print(json.dumps({"valid": True, "privacy_tag": privacy_tag(resolved),
