@@ -52,7 +52,7 @@ smoke: setup
 # Two pytest workers (pytest-xdist), one test file per worker at a time: the tests that run Snakemake in this
 # folder all live in tests/workflow/test_workflow.py, so they run one after another on one worker; everything else
 # runs beside them. PYTEST_PARALLEL= runs one process.
-PYTEST_PARALLEL ?= -n 2 --dist loadfile
+PYTEST_PARALLEL ?= -n 2 --dist loadfile --no-loadscope-reorder
 
 test: setup
 	@# The 15 slowest tests close the output, so a slower suite shows where its time went.

@@ -37,7 +37,17 @@ BIN = Path(sys.executable).parent
 # one worker. The make, DVC and real-mode tests run Snakemake in folders of their own.
 
 
+# The test files that run whole workflows, longest first. `make test` hands files to its two workers in collection
+# order (--no-loadscope-reorder), so these start at once, one per worker, and the many short files fill in beside
+# them; left to xdist's default (files with the most tests first) they started last and ran alone at the end.
+LONG_FILES = ("tests/workflow/test_workflow.py", "tests/workflow/test_your_data.py", "tests/workflow/test_make.py",
+              "tests/workflow/test_dvc.py", "tests/workflow/test_real_mode.py")
+
+
 def pytest_collection_modifyitems(config, items):
+    rank = {name: i for i, name in enumerate(LONG_FILES)}
+    items.sort(key=lambda item: rank.get(item.nodeid.split("::", 1)[0], len(rank)))  # stable: file order kept
+
     import torch
 
     if torch.cuda.is_available():
