@@ -257,13 +257,29 @@ def robustness_summary_markdown(table: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
+def _load(cell: dict) -> str:
+    """The 1-minute load average before and after the cell: above the 2 cores' own work, something ran beside it."""
+    before, after = cell.get("load_average_before"), cell.get("load_average_after")
+    return "-" if not before or not after else f"{before[0]:.1f} / {after[0]:.1f}"
+
+
 def cells_markdown(cells: list[dict]) -> str:
-    lines = ["| cell | settings hash | commit | CPU | cores | precision | wall (s) | CPU (s) | finished |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    """Every recorded cell with its provenance, then what each (config, epsilon) cost: a cell reuses what earlier
+    cells computed (data, models, S_0, real-data CNNs), so its jobs and seconds are what it added."""
+    lines = ["| cell | settings hash | commit | CPU | cores | precision | jobs run | step seconds | wall (s) | CPU (s) "
+             "| load avg. start / end | finished |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for c in cells:
+        steps = sum(t["step_seconds"] for t in c["timings"])
         lines.append(f"| {c['cell']} | {c['settings_hash']} | {c['commit'][:10]} | {c['cpu']} | {c['cores']} | "
-                     f"{c.get('mixed_precision_auto_cpu', '?')} | {c['wall_seconds']:.0f} | {c['cpu_seconds']:.0f} | "
-                     f"{c['finished']} |")
+                     f"{c.get('mixed_precision_auto_cpu', '?')} | {len(c['timings'])} | {steps:.0f} | "
+                     f"{c['wall_seconds']:.0f} | {c['cpu_seconds']:.0f} | {_load(c)} | {c['finished']} |")
+    lines += ["", "| config | epsilon | cells | wall, sum (s) | wall per cell (s) |", "|---|---|---|---|---|"]
+    groups: dict[tuple, list[float]] = {}
+    for c in cells:
+        groups.setdefault((c["config"], c["epsilon"]), []).append(c["wall_seconds"])
+    for (config, epsilon), walls in groups.items():
+        lines.append(f"| {config} | {epsilon:g} | {len(walls)} | {sum(walls):.0f} | "
+                     f"{', '.join(f'{w:.0f}' for w in walls)} |")
     return "\n".join(lines) + "\n"
 
 
