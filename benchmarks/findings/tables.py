@@ -89,6 +89,8 @@ def comparison(cells: list[dict]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame()
     rows = pd.concat(frames, ignore_index=True)
+    # A seed's prior classifier reads no epsilon, so every epsilon's cell of that seed holds the same row: count it once.
+    rows = rows.drop_duplicates(subset=["method", "epsilon", "pe_seed"], keep="first")
     out = []
     for (method, epsilon), group in rows.groupby(["method", "epsilon"], sort=False, dropna=False):
         if method == REAL:  # one record shared by every cell: its own std over classifier seeds

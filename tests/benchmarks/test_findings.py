@@ -81,10 +81,13 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     for seed, (pe, dpsgd) in enumerate([(0.60, 0.80), (0.70, 0.82), (0.80, 0.78)]):
         write_cell(tmp_path, "default", 1.0, seed,
                    [comparison_row(tables.PE, 1.0, pe, seed=seed), comparison_row("DP-SGD CNN", 1.0, dpsgd, seed=seed),
-                    real],
+                    comparison_row(tables.PRIOR, 0.0, 0.5 + 0.1 * seed, seed=seed), real],
                    {"pe": robustness_record(tables.PE, 1.0, seed, ece=0.1 * (seed + 1), contrast=0.5 + 0.1 * seed),
                     # the real-data CNN is in every cell: counted once
                     "real": robustness_record(tables.REAL, None, None, ece=0.02, contrast=0.8, classifier_seed=3)})
+    # epsilon 10's cell of seed 0 holds seed 0's prior row again (the same classifier): it counts once
+    write_cell(tmp_path, "default", 10.0, 0, [comparison_row(tables.PE, 10.0, 0.75),
+                                              comparison_row(tables.PRIOR, 0.0, 0.5), real])
     write_cell(tmp_path, "ddpm", 1.0, 0, [comparison_row(tables.PE, 1.0, 0.5), real],
                {"pe": robustness_record(tables.PE, 1.0, 0, ece=0.4, contrast=0.3),
                 "real": robustness_record(tables.REAL, None, None, ece=0.03, contrast=0.7, classifier_seed=3)})
@@ -92,6 +95,9 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     readme.write_text("# x\n\nprose\n<!-- findings:tables:start -->\nold\n<!-- findings:tables:end -->\nafter\n")
     assert tables.main(["--results", str(tmp_path), "--readme", str(readme)]) == 0
     table = pd.read_csv(tmp_path / "comparison.csv").set_index("method")
+    prior = table.loc[tables.PRIOR]
+    assert prior["n"] == 3 and prior["pe_seeds"] == "0 1 2" and prior["accuracy_std"] == pytest.approx(0.10)
+    table = table[table["epsilon"] != 10.0]
     assert table.loc[tables.PE, "accuracy_mean"] == pytest.approx(0.70)
     assert table.loc[tables.PE, "accuracy_std"] == pytest.approx(0.10)
     assert table.loc[tables.PE, "n"] == 3 and table.loc[tables.PE, "pe_seeds"] == "0 1 2"
