@@ -382,7 +382,9 @@ def main(argv=None) -> int:
         print(f"no recorded cells under {args.results}")
         return 1
     table = comparison(cells)
-    _write(args.results / "comparison.md", comparison_markdown(table))
+    _write(args.results / "comparison.md",
+           "# PE against DP-SGD, the prior and real data\n\n" + comparison_markdown(table)
+           + "\n![Accuracy against epsilon, mean ± std over PE seeds](accuracy.png)\n")
     table.to_csv(args.results / "comparison.csv", index=False)
     robust = robustness(cells)
     if not robust.empty:

@@ -112,7 +112,8 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     assert robust.loc[tables.PE, "contrast_accuracy_std"] == pytest.approx(0.1)
     assert robust.loc[tables.REAL, "n_seeds"] == 1 and robust.loc[tables.REAL, "ece_mean"] == pytest.approx(0.02)
     assert robust.loc["PE, DDPM only -> CNN", "ece_mean"] == pytest.approx(0.4)  # the ddpm cell's real CNN is left out
-    assert "70.0 ± 10.0" in (tmp_path / "comparison.md").read_text()
+    report = (tmp_path / "comparison.md").read_text()
+    assert "70.0 ± 10.0" in report and "](accuracy.png)" in report  # the figure is in the report
     assert (tmp_path / "accuracy.png").stat().st_size > 1000
     text = readme.read_text()
     assert text.startswith("# x\n\nprose\n<!-- findings:tables:start -->") and text.endswith("<!-- findings:tables:end -->\nafter\n")
