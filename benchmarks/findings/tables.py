@@ -22,6 +22,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cells import RESULTS, load_campaign  # noqa: E402
+from privevo.config.params import number_tag  # noqa: E402
 
 REAL = "real data, no privacy"
 PE = "PE synthetic -> CNN"
@@ -30,7 +31,7 @@ PUBLIC_PE = "public + PE -> CNN"
 MIX = "PE + DP-SGD (fine-tuned)"
 PE_DDPM = "PE, DDPM only -> CNN"
 # The rows a non-default config contributes, renamed so the tables tell them apart.
-CONFIG_ROWS = {"ddpm": {PE: PE_DDPM, PRIOR: "public prior (DDPM S_0) -> CNN"}}
+CONFIG_ROWS = {"ddpm": {PE: PE_DDPM, PRIOR: "public prior (DDPM S_0) -> CNN"}, "mix": {MIX: MIX}}
 # Each method's DP part, as (privevo step, a folder its log sits under): PE's iterations 1..T (the votes and the
 # variations they steer, in the run folder), the DP-SGD baseline's training, and the DP-SGD fine-tuning of
 # "PE + DP-SGD" (its PE part is a PE run of its own). Steps and folders, not rule names, so a renamed rule still counts.
@@ -76,9 +77,13 @@ def _mean_std(values) -> tuple[float, float, int]:
     return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else math.nan, int(values.size)
 
 
-def _dp_seconds(cell: dict, part: str) -> float | None:
+def _dp_seconds(cell: dict, part: str, epsilon: float | None = None) -> float | None:
+    """Seconds of a cell's jobs in one DP part; ``epsilon`` keeps only that epsilon's folder (a mix cell at epsilon 1
+    runs PE at 1 and its mix's PE part at 0.1)."""
     steps, folder = DP_PART_STEPS[part]
-    seconds = [t["step_seconds"] for t in cell["timings"] if t["step"] in steps and folder in "/" + t["log"]]
+    tag = None if epsilon is None else f"/eps_{number_tag(epsilon)}/"
+    seconds = [t["step_seconds"] for t in cell["timings"] if t["step"] in steps and folder in "/" + t["log"]
+               and (tag is None or tag in "/" + t["log"])]
     return float(sum(seconds)) if seconds else None
 
 
@@ -119,8 +124,8 @@ def comparison(cells: list[dict]) -> pd.DataFrame:
 
 def _dp_seconds_mean(cells: list[dict], method: str, epsilon: float) -> float:
     """Mean over seeds of the seconds a method spends on private data. "public + PE" is the PE run's (its public CNN
-    reads no private data); "PE + DP-SGD" is its PE run's (the epsilon in mix.json, recorded by that epsilon's cell)
-    plus the DP-SGD fine-tuning."""
+    reads no private data); "PE + DP-SGD" is its PE run's (the epsilon in mix.json: run in the mix's own cell, or
+    recorded by that epsilon's default cell) plus the DP-SGD fine-tuning."""
     def cell_at(config, eps, seed):
         return next((c for c in cells if c["config"] == config and c["epsilon"] == eps and c["seed"] == seed), None)
 
@@ -129,14 +134,19 @@ def _dp_seconds_mean(cells: list[dict], method: str, epsilon: float) -> float:
     if method not in parts:
         return math.nan
     config, part = parts[method]
+    configs = {config, "mix"} if method == MIX else {config}
     values = []
-    for cell in (c for c in cells if c["config"] == config and c["epsilon"] == epsilon):
+    for cell in (c for c in cells if c["config"] in configs and c["epsilon"] == epsilon):
         seconds = _dp_seconds(cell, part)
-        if method == MIX and seconds is not None:
-            pe_epsilon = (cell.get("mix") or {}).get("pe_epsilon")
-            pe_cell = cell_at(config, float(pe_epsilon), cell["seed"]) if pe_epsilon is not None else None
-            pe_seconds = _dp_seconds(pe_cell, "PE") if pe_cell is not None else None
-            seconds = None if pe_seconds is None else seconds + pe_seconds
+        if method == MIX:
+            if cell.get("mix") is None:
+                continue
+            pe_epsilon = float(cell["mix"]["pe_epsilon"])
+            pe_seconds = _dp_seconds(cell, "PE", pe_epsilon)
+            if pe_seconds is None:
+                pe_cell = cell_at(config, pe_epsilon, cell["seed"])
+                pe_seconds = _dp_seconds(pe_cell, "PE", pe_epsilon) if pe_cell is not None else None
+            seconds = None if pe_seconds is None or seconds is None else seconds + pe_seconds
         values.append(seconds)
     return _mean_std(values)[0]
 

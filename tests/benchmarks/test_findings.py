@@ -21,15 +21,20 @@ import tables  # noqa: E402
 
 def test_every_cell_is_one_run_of_its_shipped_config(tmp_path):
     cells = findings_cells.load_campaign()
-    assert len({c.cell_id for c in cells}) == len(cells) == 12
+    assert len({c.cell_id for c in cells}) == len(cells) == 15
     assert dict(cells[0].overrides)["mixing.enabled"] is False  # compare.yaml mixes at epsilon 10 only
     assert dict(next(c for c in cells if c.epsilon == 10.0).overrides)["mixing.epsilons"] == [10]
-    assert [c.epsilon for c in cells[:6]] == [1.0] * 6  # epsilon 1 first
-    for cell in (cells[0], next(c for c in cells if c.config == "ddpm")):
+    assert [c.epsilon for c in cells[:9]] == [1.0] * 9  # epsilon 1 first
+    assert [c.cell_id for c in cells if c.config == "mix"] == [f"mix-eps1-seed{s}" for s in range(3)]
+    for cell in (cells[0], next(c for c in cells if c.config == "ddpm"), next(c for c in cells if c.config == "mix")):
         path = tmp_path / "results" / "findings" / "cells" / f"{cell.cell_id}.yaml"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(cell.params_text(path, ROOT))
-        runs = Sweep(load_params(path)).runs
+        sweep = Sweep(load_params(path))
+        runs = sweep.runs
+        if cell.config == "mix":  # PE + DP-SGD at 1: its PE part a run at 0.1 of its own, no DP-SGD baseline
+            assert [m.pe.epsilon for m in sweep.mixes] == [pytest.approx(0.1)]
+            assert runs[0].params["dpsgd"]["enabled"] is False
         assert len(runs) == 1 and runs[0].seed == cell.seed and runs[0].epsilon == cell.epsilon
         if cell.config == "ddpm":
             assert runs[0].params["dpsgd"]["enabled"] is False and runs[0].params["pe"]["api"] == "diffusion"
@@ -53,9 +58,11 @@ def robustness_record(method, epsilon, seed, *, ece, contrast, classifier_seed=0
                            "seed": seed, "classifier_seed": classifier_seed, "weights": f"w/{method}/{seed}"}}
 
 
-def write_cell(results, config, epsilon, seed, rows, records=None):
+def write_cell(results, config, epsilon, seed, rows, records=None, *, timings=None, mix_pe_epsilon=None):
     folder = results / f"{config}-eps{epsilon:g}-seed{seed}"
     folder.mkdir(parents=True)
+    if mix_pe_epsilon is not None:
+        (folder / "mix.json").write_text(json.dumps({"method": "PE + DP-SGD", "pe_epsilon": mix_pe_epsilon}))
     pd.DataFrame(rows, columns=COLUMNS).to_csv(folder / "comparison.csv", index=False)
     for role, record in (records or {}).items():
         (folder / "robustness").mkdir(exist_ok=True)
@@ -73,7 +80,7 @@ def write_cell(results, config, epsilon, seed, rows, records=None):
         {"log": "results/dpsgd/d/seed_0/eps_1/logs/baseline_dpsgd.log", "rule": "baseline_dpsgd", "step": "dpsgd",
          "step_seconds": 30.0},
         {"log": "results/pe/runs/r/seed_0/eps_1/eval-x/logs/eval_downstream.log", "rule": "eval_downstream",
-         "step": "eval-downstream", "step_seconds": 99.0}]))
+         "step": "eval-downstream", "step_seconds": 99.0}, *(timings or [])]))
 
 
 def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
@@ -88,6 +95,12 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     # epsilon 10's cell of seed 0 holds seed 0's prior row again (the same classifier): it counts once
     write_cell(tmp_path, "default", 10.0, 0, [comparison_row(tables.PE, 10.0, 0.75),
                                               comparison_row(tables.PRIOR, 0.0, 0.5), real])
+    # a mix cell at epsilon 1: its PE part (0.1) runs inside it beside PE at 1; only its mix row counts
+    write_cell(tmp_path, "mix", 1.0, 0, [comparison_row(tables.MIX, 1.0, 0.77), comparison_row(tables.PE, 1.0, 0.1)],
+               timings=[{"log": "results/pe/runs/r/seed_0/eps_0.1/logs/histogram_001.log", "rule": "histogram_001",
+                         "step": "pe-histogram", "step_seconds": 7.0},
+                        {"log": "results/mix/m/seed_0/eps_1/logs/mix.log", "rule": "mix", "step": "dpsgd",
+                         "step_seconds": 11.0}], mix_pe_epsilon=0.1)
     write_cell(tmp_path, "ddpm", 1.0, 0, [comparison_row(tables.PE, 1.0, 0.5), real],
                {"pe": robustness_record(tables.PE, 1.0, 0, ece=0.4, contrast=0.3),
                 "real": robustness_record(tables.REAL, None, None, ece=0.03, contrast=0.7, classifier_seed=3)})
@@ -103,6 +116,8 @@ def test_tables_are_mean_and_std_over_pe_seeds_from_the_records_alone(tmp_path):
     assert table.loc[tables.PE, "n"] == 3 and table.loc[tables.PE, "pe_seeds"] == "0 1 2"
     assert table.loc[tables.PE, "dp_seconds_mean"] == pytest.approx(2.0 + 6.0)  # histogram + variation, not eval
     assert table.loc["DP-SGD CNN", "dp_seconds_mean"] == pytest.approx(30.0)
+    assert table.loc[tables.MIX, "accuracy_mean"] == pytest.approx(0.77) and table.loc[tables.MIX, "n"] == 1
+    assert table.loc[tables.MIX, "dp_seconds_mean"] == pytest.approx(7.0 + 11.0)  # its PE part at 0.1, not PE at 1
     assert table.loc[tables.REAL, "accuracy_std"] == pytest.approx(0.004)  # its own, over classifier seeds
     assert table.loc["PE, DDPM only -> CNN", "accuracy_mean"] == pytest.approx(0.5)
     assert math.isnan(table.loc["PE, DDPM only -> CNN", "accuracy_std"])  # one seed: no std, never a zero
