@@ -118,33 +118,28 @@ def comparison(cells: list[dict]) -> pd.DataFrame:
                     "accuracy_mean": accuracy[0], "accuracy_std": accuracy[1], "n": accuracy[2],
                     "std_over": "seeds (DP-SGD's own seed)" if method == "DP-SGD CNN" else "PE seeds", "fd_mean": fd[0], "fd_std": fd[1],
                     "pe_seeds": " ".join(str(s) for s in sorted(group["pe_seed"])),
-                    "dp_seconds_mean": _dp_seconds_mean(cells, method, epsilon)})
+                    "dp_seconds_mean": _dp_seconds_mean(cells, method, set(group["cell"]))})
     return pd.DataFrame(out)
 
 
-def _dp_seconds_mean(cells: list[dict], method: str, epsilon: float) -> float:
-    """Mean over seeds of the seconds a method spends on private data. "public + PE" is the PE run's (its public CNN
-    reads no private data); "PE + DP-SGD" is its PE run's (the epsilon in mix.json: run in the mix's own cell, or
-    recorded by that epsilon's default cell) plus the DP-SGD fine-tuning."""
+def _dp_seconds_mean(cells: list[dict], method: str, cell_ids: set[str]) -> float:
+    """Mean over the row's cells (one per seed) of the seconds its method spends on private data. "public + PE" is
+    the PE run's (its public CNN reads no private data); "PE + DP-SGD" is its PE run's (at the epsilon in mix.json:
+    run in the mix's own cell, or recorded by that epsilon's cell of the same config) plus the DP-SGD fine-tuning."""
     def cell_at(config, eps, seed):
         return next((c for c in cells if c["config"] == config and c["epsilon"] == eps and c["seed"] == seed), None)
 
-    parts = {PE: ("default", "PE"), PUBLIC_PE: ("default", "PE"), PE_DDPM: ("ddpm", "PE"),
-             "DP-SGD CNN": ("default", "DP-SGD"), MIX: ("default", "PE + DP-SGD (fine-tuning)")}
+    parts = {PE: "PE", PUBLIC_PE: "PE", PE_DDPM: "PE", "DP-SGD CNN": "DP-SGD", MIX: "PE + DP-SGD (fine-tuning)"}
     if method not in parts:
         return math.nan
-    config, part = parts[method]
-    configs = {config, "mix"} if method == MIX else {config}
     values = []
-    for cell in (c for c in cells if c["config"] in configs and c["epsilon"] == epsilon):
-        seconds = _dp_seconds(cell, part)
+    for cell in (c for c in cells if c["cell"] in cell_ids):
+        seconds = _dp_seconds(cell, parts[method])
         if method == MIX:
-            if cell.get("mix") is None:
-                continue
             pe_epsilon = float(cell["mix"]["pe_epsilon"])
             pe_seconds = _dp_seconds(cell, "PE", pe_epsilon)
             if pe_seconds is None:
-                pe_cell = cell_at(config, pe_epsilon, cell["seed"])
+                pe_cell = cell_at(cell["config"], pe_epsilon, cell["seed"])
                 pe_seconds = _dp_seconds(pe_cell, "PE", pe_epsilon) if pe_cell is not None else None
             seconds = None if pe_seconds is None or seconds is None else seconds + pe_seconds
         values.append(seconds)
