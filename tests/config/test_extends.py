@@ -88,7 +88,7 @@ def test_every_ablation_lever_resolves_and_validates():
         params = load_params(path)
         # The protocol at the root of every chain: validation split, no test-split reads, 3 PE seeds.
         assert params["evaluation"]["split"] == "validation", path.name
-        assert params["data"]["validation_size"] == 5000, path.name
+        assert params["data"]["validation_fraction"] == 0.0833, path.name  # about 5,000 of the 60,000
         assert params["sweep"]["seeds"] == [0, 1, 2], path.name
         assert params["run_name"].startswith("ablation-"), path.name
 

@@ -38,7 +38,7 @@ def test_paper_config_validates_with_the_papers_numbers():
     assert [check_degree(d, 100) for d in degrees] == [100 - 2 * t for t in range(1, 21)]
     assert (params["data"]["private_set"], params["model"]["source"], params["embedding"]["name"]) == \
         ("cifar10", "local", "inception")
-    assert params["data"]["max_private_samples"] is None  # all 50,000 private training images
+    assert params["data"]["private_fraction"] is None  # all 50,000 private training images
     assert estimate_peak_memory(params)["lookahead_variations"] == 400_000
 
 

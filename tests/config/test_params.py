@@ -118,9 +118,9 @@ def test_validation_split_needs_held_out_images():
 
     params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     params["evaluation"]["split"] = "validation"
-    with pytest.raises(ParamsError, match="data.validation_size"):
+    with pytest.raises(ParamsError, match="data.validation_fraction"):
         validate_params(params)
-    params["data"]["validation_size"] = 500
+    params["data"]["validation_fraction"] = 0.05
     layout = Layout(validate_params(params))
     assert layout.evaluation_set.endswith("private_validation.npz")
     params["evaluation"]["split"] = "test"
@@ -142,3 +142,49 @@ def test_default_threshold_in_votes_is_two_sigma_at_epsilon_one():
     assert sigma == pytest.approx(10.55, abs=0.01)
     assert histogram_threshold(params, sigma) == pytest.approx(2 * sigma, rel=0.01)
     assert histogram_threshold(params, sigma / 7.5) == histogram_threshold(params, sigma) == 21.0
+
+
+@pytest.mark.parametrize("section, key, instead", [("data", "validation_size", "data.validation_fraction"),
+                                                   ("data", "max_private_samples", "data.private_fraction"),
+                                                   ("dpsgd", "max_samples", "dpsgd.private_fraction")])
+def test_a_retired_count_key_is_refused_in_one_line_with_why_and_what_instead(tmp_path, section, key, instead):
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params[section][key] = 2000
+    with pytest.raises(ParamsError) as caught:
+        validate_params(params)
+    message = str(caught.value)
+    assert message.startswith(f"params key {section}.{key}: ") and "\n" not in message
+    assert "positions" in message and instead in message
+    # as an override too (`--set`), where an unknown key would otherwise only be "unknown"
+    with pytest.raises(ParamsError, match=f"{section}.{key}: no longer accepted.*{instead}"):
+        load_params(ROOT / "config" / "smoke.yaml", [f"{section}.{key}=2000"])
+
+
+@pytest.mark.parametrize("dotted, value", [("data.validation_fraction", 1), ("data.validation_fraction", -0.1),
+                                           ("data.private_fraction", 0), ("data.private_fraction", 1.5),
+                                           ("dpsgd.private_fraction", 0), ("dpsgd.private_fraction", "all")])
+def test_a_bad_fraction_is_refused_naming_its_key(dotted, value):
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    with pytest.raises(ParamsError, match=f"params key {dotted}: "):
+        validate_params(mutate(params, dotted, value))
+    for good in (None, 1) if dotted.endswith("private_fraction") else (None, 0, 0.5):
+        validate_params(mutate(params, dotted, good))
+
+
+def test_a_one_image_class_passes_the_data_check_and_nothing_prints_a_count(tmp_path, capsys, caplog):
+    """pe.num_nearest_neighbours counts candidates, not private images: a class of one image is valid (issue 40)."""
+    from real_mode import write_image_folder
+
+    write_image_folder(tmp_path / "private", per_class={"train": 1, "test": 1}, shape=(28, 28, 1),
+                       class_names=["bags", "boots", "trousers"])
+    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
+    params["data"].update(private_set="image_folder", private_dir=str(tmp_path / "private"), private_fraction=None)
+    params["pe"].update(api="diffusion", api_schedule=[], num_nearest_neighbours=3)
+    assert params["pe"]["num_samples_per_class"] >= 3
+    caplog.set_level("DEBUG", logger="privevo")
+    validate_params(params, check_data=True)
+    out = capsys.readouterr()
+    assert out.out == out.err == "" and caplog.text == ""
+    with pytest.raises(ParamsError, match="pe.num_nearest_neighbours"):  # the public check stays
+        validate_params(mutate(params, "pe.num_nearest_neighbours", params["pe"]["num_samples_per_class"] + 1))
+

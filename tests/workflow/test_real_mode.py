@@ -20,7 +20,8 @@ def real_mode_params(base, **data):
     no baselines, robustness or mixing: the smoke sweep covers those)."""
     params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     params["paths"] = {"data_dir": str(base / "data"), "results_dir": str(base / "results")}
-    params["data"].update(max_private_samples=300, augmented_count=1000, shapes_count=300, **data)
+    # about 300 of Fashion-MNIST's 60,000 training images (a public number); a caller's data may replace it
+    params["data"].update(private_fraction=0.005, augmented_count=1000, shapes_count=300, **data)
     params["model"].update(source="local", local_path=str(base / "tiny32"))
     params["pe"].update(num_samples_per_class=4, num_iterations=1, variation_degrees=[0.6], num_inference_steps=4,
                         release_size=6)
@@ -37,9 +38,9 @@ def test_a_32x32_local_model_runs_the_workflow_on_a_private_set(tmp_path, privat
     data = {"fashion_mnist_dir": str(find_fashion_mnist_dir(None).resolve())}  # found from the root; runs elsewhere
     if private == "cifar10":
         write_cifar10_batches(tmp_path / "cifar", per_batch=40, test_count=100)
-        data = {"private_set": "cifar10", "private_dir": str(tmp_path / "cifar")}
-    else:  # the validation protocol of issue 11, on the grey set
-        data = {**data, "validation_size": 100}
+        data = {"private_set": "cifar10", "private_dir": str(tmp_path / "cifar"), "private_fraction": None}  # all 200
+    else:  # the validation protocol of issue 11, on the grey set: about 100 of the 60,000 held out
+        data = {**data, "validation_fraction": 0.00167}
     params = real_mode_params(tmp_path, **data)
     if private == "cifar10":  # the other sampler and vote metric, through the workflow
         params["pe"].update(sampler="dpm_solver", vote_metric="centred_cosine")

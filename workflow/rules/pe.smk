@@ -157,6 +157,8 @@ rule pe_release:
         final=lambda w: layout_of("run")(w).candidates(layout_of("run")(w).num_iterations),
         calibration=RUN + "/calibration.json",
         audit=lambda w: layout_of("run")(w).audit if LABELLED else [],  # the audit's stand-ins are other classes
+        histograms=lambda w: [layout_of("run")(w).iteration_dir(t) + "/histogram.npz"
+                              for t in range(1, layout_of("run")(w).num_iterations + 1)],
     output:
         synthetic=P.synthetic,
         grid=report(P.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
@@ -176,5 +178,5 @@ rule pe_release:
         P.run_log("pe_release"),
     shell:
         "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} {params.public} "
-        "--final {input.final} --calibration {input.calibration} "
+        "--final {input.final} --calibration {input.calibration} --histograms {input.histograms} "
         "{params.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

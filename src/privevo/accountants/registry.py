@@ -4,7 +4,9 @@ An accountant is a function ``(event, *, delta) -> epsilon`` (an upper bound at 
 mechanism, an event dict of :data:`~privevo.accountants.validation.EVENT_KEYS`:
 
 - ``{"kind": "gaussian", "noise_multiplier": s, "count": T}``: T Gaussian releases with L2 sensitivity 1
-  (PE's histograms);
+  (PE's histograms, continuous noise);
+- ``{"kind": "discrete_gaussian", "noise_multiplier": s, "count": T, "votes_per_sample": m}``: T releases of integer
+  votes (m per private sample) plus discrete Gaussian noise of scale s * sqrt(m) (PE's exact histograms);
 - ``{"kind": "poisson_gaussian", "sample_rate": q, "noise_multiplier": s, "count": steps}``: DP-SGD steps.
 
 Its traits (:class:`privevo.core.registry.Registry`): ``computes``, the kinds it accounts; ``description``,
@@ -24,7 +26,8 @@ from privevo.accountants.validation import UnknownAccountantError
 from privevo.core.registry import Registry, UnknownNameError
 
 KINDS = {
-    "gaussian": "Gaussian releases (PE's histograms)",
+    "gaussian": "Gaussian releases (PE's histograms, continuous noise)",
+    "discrete_gaussian": "exact discrete Gaussian releases of integer votes (PE's histograms, the default)",
     "poisson_gaussian": "Poisson-subsampled Gaussian steps (DP-SGD)",
 }
 

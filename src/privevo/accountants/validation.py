@@ -11,9 +11,12 @@ MAX_EPSILON = 1000.0
 """Above this an (epsilon, delta) guarantee promises nothing (e^epsilon overflows a double past ~709)."""
 
 EVENT_KEYS = {"gaussian": {"kind", "noise_multiplier", "count"},
+              "discrete_gaussian": {"kind", "noise_multiplier", "count", "votes_per_sample"},
               "poisson_gaussian": {"kind", "sample_rate", "noise_multiplier", "count"}}
 """The event kinds the accountants compute, with their keys: ``count`` Gaussian releases with L2 sensitivity 1
-(PE's histograms), or ``count`` Poisson-subsampled Gaussian steps with sampling rate ``sample_rate`` (DP-SGD)."""
+(PE's histograms with continuous noise); ``count`` exact releases of integer votes, ``votes_per_sample`` (m) per
+private sample, plus discrete Gaussian noise of scale noise_multiplier * sqrt(m) (PE's histograms by default); or
+``count`` Poisson-subsampled Gaussian steps with sampling rate ``sample_rate`` (DP-SGD)."""
 
 
 class AccountingError(ValueError):
@@ -104,7 +107,7 @@ def check_event(event: dict, index: int) -> dict:
         raise AccountingError(f"events[{index}] must be a dict, got {type(event).__name__}")
     kind = event.get("kind")
     if kind not in EVENT_KEYS:
-        raise AccountingError(f"events[{index}].kind must be 'gaussian' or 'poisson_gaussian', got {kind!r}")
+        raise AccountingError(f"events[{index}].kind must be one of {', '.join(EVENT_KEYS)}, got {kind!r}")
     unknown = set(event) - EVENT_KEYS[kind]
     if unknown:
         raise AccountingError(f"events[{index}]: unknown keys {sorted(unknown)} for kind {kind!r}")
@@ -117,6 +120,8 @@ def check_event(event: dict, index: int) -> dict:
         count = check_count("count", event["count"])
         if kind == "poisson_gaussian":
             plain["sample_rate"] = check_sample_rate(event["sample_rate"])
+        if kind == "discrete_gaussian":
+            plain["votes_per_sample"] = check_count("votes_per_sample", event["votes_per_sample"])
     except AccountingError as err:
         raise AccountingError(f"events[{index}].{err}") from None
     plain.update(noise_multiplier=sigma, count=count)

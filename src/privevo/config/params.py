@@ -48,13 +48,43 @@ def _key_name(error: jsonschema.ValidationError) -> str:
     return path or "(top level)"
 
 
+# Keys that were counts over the private set, refused with what to use instead: a count of the first images (or of
+# a seeded draw over row positions) depends on positions and on the set's private size, so one image more or less
+# changes many rows after the split; a public fraction with a keyed hash per image does not (privevo.data.membership).
+RETIRED_KEYS = {
+    ("data", "validation_size"): "data.validation_fraction (the public share held out, e.g. 0.0833 to hold out "
+                                 "about 5,000 of a 60,000-image set)",
+    ("data", "max_private_samples"): "data.private_fraction (the public share kept, e.g. 0.0333 to keep about 2,000 "
+                                     "of a 60,000-image set; null keeps all)",
+    ("dpsgd", "max_samples"): "dpsgd.private_fraction (the public share of the training set DP-SGD uses; null: all)",
+}
+
+
+def retired_key_error(section: str, key: str) -> ParamsError | None:
+    """The one-line refusal of a retired count key (:data:`RETIRED_KEYS`), or None for any other key."""
+    instead = RETIRED_KEYS.get((section, key))
+    if instead is None:
+        return None
+    return ParamsError(f"params key {section}.{key}: no longer accepted: a count of private images depends on their "
+                       f"positions and on the private set's size, so neighbouring data sets would differ in many "
+                       f"images after the split; use {instead}, decided per image by a keyed hash of its bytes")
+
+
+def _check_retired_keys(params: dict) -> None:
+    for section, key in RETIRED_KEYS:
+        if isinstance(params.get(section), dict) and key in params[section]:
+            raise retired_key_error(section, key)
+
+
 def validate_params(params: Any, *, check_data: bool = False) -> dict:
     """Return a deep copy of ``params`` if it is valid; raise ParamsError naming the first bad key.
 
-    ``check_data`` also counts the private image folder's files per class (file names only): once per workflow,
-    before any job (the Snakefile and `privevo validate-params`), not in every step that loads its settings."""
+    ``check_data`` also lists the private image folder's files per class (file names only; an empty class folder is
+    refused, and no count is printed): once per workflow, before any job (the Snakefile and `privevo
+    validate-params`), not in every step that loads its settings."""
     if not isinstance(params, dict):
         raise ParamsError("params must be a mapping of sections (seed, device, paths, data, model, ...)")
+    _check_retired_keys(params)
     validator = jsonschema.Draft202012Validator(_schema())
     errors = sorted(validator.iter_errors(params), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
     if errors:
@@ -75,9 +105,7 @@ def validate_params(params: Any, *, check_data: bool = False) -> dict:
         except ParamsError as exc:
             raise ParamsError(f"at epsilon {number_tag(entry['epsilon'])} (pe.by_epsilon[{index}]): {exc}") from None
     if check_data:
-        needed = max([params["pe"]["num_nearest_neighbours"],
-                      *(entry.get("num_nearest_neighbours", 0) for entry in params["pe"]["by_epsilon"])])
-        _check_class_sizes(params, needed)
+        _check_class_folders(params)
     return params
 
 
@@ -199,7 +227,8 @@ def apply_override(params: dict, override: str) -> dict:
         if not isinstance(node, dict):
             raise ParamsError(f"override {key}: {'.'.join(parents[:i + 1])} is not a section of params")
     if last not in node:
-        raise ParamsError(f"override {key}: unknown key")
+        retired = retired_key_error(parents[0], last) if len(parents) == 1 else None
+        raise retired or ParamsError(f"override {key}: unknown key")
     node[last] = value
     return params
 
@@ -224,9 +253,9 @@ def _check_semantics(params: dict) -> None:
                               "guarantee means nothing")
     if len({number_tag(e) for e in sweep["epsilons"] or []}) != len(sweep["epsilons"] or []):
         raise ParamsError("params key sweep.epsilons: lists the same epsilon twice")
-    if params["evaluation"]["split"] == "validation" and not params["data"]["validation_size"]:
-        raise ParamsError("params key evaluation.split: validation needs data.validation_size > 0 (images held out "
-                          "of the private training set)")
+    if params["evaluation"]["split"] == "validation" and not params["data"]["validation_fraction"]:
+        raise ParamsError("params key evaluation.split: validation needs data.validation_fraction > 0 (the share of "
+                          "the private training set held out)")
     if not params["data"]["labelled"] and params["data"]["private_set"] != "image_folder":
         raise ParamsError(f"params key data.labelled: false needs data.private_set image_folder (a folder of images "
                           f"with no class subfolders); {params['data']['private_set']} is labelled")
@@ -296,17 +325,14 @@ def _check_api_classes(params: dict, class_names: list[str]) -> None:
         check_prompts(params["pe"]["prompts"], class_names)
 
 
-def _check_class_sizes(params: dict, needed: int) -> None:
-    """An image-folder class must hold at least ``needed`` (pe.num_nearest_neighbours, the largest over epsilons)
-    images, counted from file names: each image casts that many votes, and a class with fewer images than votes per
-    image is almost certainly a misplaced folder (an empty one is refused by the count itself). The count is a
-    property of the private data, so the message goes to the data owner's terminal and names no number."""
+def _check_class_folders(params: dict) -> None:
+    """Every class folder of an image-folder private set holds an image (an empty one is refused by the listing
+    itself, naming the folder), from file names alone. No size is compared with a setting: pe.num_nearest_neighbours
+    counts candidates (checked against pe.num_samples_per_class, which is public), not private images, and a class
+    of one image is a valid private class. Nothing here prints a count of the private data."""
     from privevo.data.private import params_class_counts
 
-    for name, count in (params_class_counts(params) or {}).items():
-        if count < needed:
-            raise ParamsError(f"params key data.private_dir: class {name!r} has fewer images than "
-                              f"pe.num_nearest_neighbours = {needed}; add images to it or remove its folder")
+    params_class_counts(params)
 
 
 def _check_text_to_image_model(params: dict) -> None:
@@ -331,7 +357,6 @@ def params_class_names(params: dict) -> list[str]:
 
 def _check_registered_names(params: dict) -> None:
     """Names of interchangeable parts must be registered; a new part is picked up by its registry line."""
-    from privevo.accountants import ACCOUNTANTS
     from privevo.apis import APIS
     from privevo.core.registry import UnknownNameError
     from privevo.embedders import EMBEDDERS
@@ -342,8 +367,7 @@ def _check_registered_names(params: dict) -> None:
               *((APIS, entry["api"], f"pe.api_schedule[{index}].api")
                 for index, entry in enumerate(params["pe"]["api_schedule"])),
               (EMBEDDERS, fd_embedding_name(params), "evaluation.fd_embedding"),
-              (SELECTION_METHODS, params["pe"]["selection"], "pe.selection"),
-              (ACCOUNTANTS, params["privacy"]["accountant"], "privacy.accountant")]
+              (SELECTION_METHODS, params["pe"]["selection"], "pe.selection")]
     if params["pe"]["nn_backend"] != "auto":
         checks.append((NN_BACKENDS, params["pe"]["nn_backend"], "pe.nn_backend"))
     for registry, name, key in checks:
@@ -351,6 +375,27 @@ def _check_registered_names(params: dict) -> None:
             registry.check(name, key=key)
         except UnknownNameError as exc:
             raise ParamsError(str(exc)) from None
+    _check_pe_accountant(params)
+
+
+def _check_pe_accountant(params: dict) -> None:
+    """privacy.accountant must account the histogram mechanism privacy.histogram_noise draws (auto: its tight one)."""
+    from privevo.accountants import ACCOUNTANTS
+    from privevo.config.privacy import AUTO_ACCOUNTANT, histogram_mechanism
+    from privevo.core.registry import UnknownNameError
+
+    name = params["privacy"]["accountant"]
+    try:
+        mechanism = histogram_mechanism(params)
+    except ValueError as exc:
+        raise ParamsError(str(exc)) from None
+    if name == AUTO_ACCOUNTANT:
+        return
+    try:
+        ACCOUNTANTS.check(name, key="privacy.accountant", computes=mechanism)
+    except UnknownNameError as exc:
+        raise ParamsError(f"{exc} (privacy.histogram_noise draws {mechanism}; auto picks its tight accountant)"
+                          ) from None
 
 
 

@@ -144,7 +144,8 @@ def _rule_settings(params: dict, rule_name: str):
                                                        "num_samples_per_class", "api_schedule"),
                       **({"reference_epsilon": pe["histogram_threshold_reference_epsilon"], "privacy": params["privacy"]}
                          if pe["histogram_threshold_reference_epsilon"] is not None else {})},
-        "pe_release": {"num_iterations": pe["num_iterations"], "data": params["data"]["max_private_samples"],
+        "pe_release": {"num_iterations": pe["num_iterations"],
+                       "data": pick_keys(params["data"], "validation_fraction", "private_fraction"),
                        **pick_keys(pe, "release_size", "release_degree"),
                        "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
         "eval_fd_curve": {**embedding, "name": fd_embedding_name(params),
@@ -156,7 +157,7 @@ def _rule_settings(params: dict, rule_name: str):
         "dpsgd_mix": {"seed": params["seed"], "dpsgd": without_keys(params["dpsgd"], "enabled", "epochs", "learning_rate"),
                          "mixing": without_keys(params["mixing"], "enabled", "epsilons"),
                          "privacy": {**pick_keys(params["privacy"], "epsilon", "delta"), **dp_noise_setting(params)},
-                         "data": params["data"]["max_private_samples"],
+                         "data": pick_keys(params["data"], "validation_fraction", "private_fraction"),
                          "max_test_samples": params["evaluation"]["max_test_samples"]},
         "public_classifier": {"seed": params["seed"], "epochs": params["mixing"]["public_epochs"]},
         "robustness": {**without_keys(params["robustness"], "enabled", "batch_size"),
@@ -164,7 +165,7 @@ def _rule_settings(params: dict, rule_name: str):
         "dpsgd": {"seed": params["seed"], "dpsgd": without_keys(params["dpsgd"], "enabled"),
                            "privacy": {**pick_keys(params["privacy"], "epsilon", "delta", "noise_multiplier"),
                                        **dp_noise_setting(params)},
-                           "data": params["data"]["max_private_samples"],
+                           "data": pick_keys(params["data"], "validation_fraction", "private_fraction"),
                            "max_test_samples": params["evaluation"]["max_test_samples"]},
     }
     if rule_name in fixed:

@@ -1,4 +1,4 @@
-"""Assembling and writing the data stage's sets: the public mix, stratified subsets and the manifest."""
+"""Assembling and writing the data stage's sets: the public mix, the private split by keyed hash, and the manifest."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from privevo.data.checks import DataSourceError, check_image_set
+from privevo.data.membership import hash_members, hash_subset, neighbouring_relation_record
 from privevo.data.private import load_private_set
 from privevo.data.public import PUBLIC_SOURCES
 from privevo.data.public.animals import DEFAULT_AUGMENTED_COUNT
 from privevo.data.public.natural import DEFAULT_CROPS_COUNT
 from privevo.data.public.procedural import DEFAULT_SHAPES_COUNT
-from privevo.io.artifacts import load_npz, save_images, save_json
+from privevo.io.artifacts import load_json, load_npz, save_images, save_json
 from privevo.io.resize import RESIZE_METHODS, to_image_shape
 
 logger = logging.getLogger(__name__)
@@ -148,26 +149,42 @@ def _per_class(labels: np.ndarray, names: Iterable[str]) -> dict[str, int]:
 
 
 def stratified_head(images: np.ndarray, labels: np.ndarray, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """The first ``count // num_classes`` images of every class, in their original order (for small test runs)."""
+    """The first ``count // num_classes`` images of every class, in their original order (for small test runs).
+
+    By position, so only for sets whose size is public (test splits, the non-DP real-data reference): a DP subset
+    of private training data is :func:`privevo.data.membership.hash_subset`."""
     classes = np.unique(labels)
     per_class = max(1, count // len(classes))
     keep = np.sort(np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in classes]))
     return images[keep], labels[keep]
 
 
-def stratified_holdout(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
-    """Sorted indices of ``count`` rows drawn without replacement, as evenly over the classes as ``count`` allows
-    (each class gives count // K rows; the remainder goes to randomly chosen classes)."""
-    classes = np.unique(labels)
-    per_class = np.full(len(classes), count // len(classes))
-    per_class[rng.choice(len(classes), size=count % len(classes), replace=False)] += 1
-    picked = []
-    for c, n in zip(classes, per_class):
-        rows = np.flatnonzero(labels == c)
-        if n > len(rows):
-            raise DataSourceError(f"data.validation_size: {count} needs {n} images of class {c}, which has {len(rows)}")
-        picked.append(rng.choice(rows, size=n, replace=False))
-    return np.sort(np.concatenate(picked))
+def split_private_training(images: np.ndarray, labels: np.ndarray, *, seed: int,
+                           validation_fraction: float | None = None,
+                           private_fraction: float | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The private training split, each image placed by keyed hashes of its own bytes (:mod:`privevo.data.membership`):
+    ``validation`` (held out: u_validation < ``validation_fraction``; none for None or 0), ``training`` (the rest)
+    and ``subset`` (the images of ``training`` with u_private_subset < ``private_fraction``, all for None: what
+    ``private_train.npz`` holds and every training step reads). Rows keep their order. Removing one image from
+    ``images`` removes it from the one split it was in and changes nothing else. The sizes are private: do not log
+    them."""
+    held_out = np.zeros(len(labels), bool)
+    if validation_fraction:
+        held_out = hash_members(images, seed=seed, role="validation", fraction=validation_fraction)
+    training = (images[~held_out], labels[~held_out])
+    return {"validation": (images[held_out], labels[held_out]), "training": training,
+            "subset": hash_subset(*training, seed=seed, role="private_subset", fraction=private_fraction)}
+
+
+def read_neighbouring_relation(manifest_path: str | os.PathLike) -> dict:
+    """The public ``membership`` record (:func:`~privevo.data.membership.neighbouring_relation_record`) that
+    :func:`prepare_data` wrote into ``data_manifest.json``: the keys the data was actually split with (the data stage's
+    seed, which a run of another seed does not see in its params). Only this public field is read out."""
+    manifest = load_json(manifest_path)
+    if "membership" not in manifest:
+        raise DataSourceError(f"{manifest_path} has no membership record (written by an older privevo); prepare "
+                              "the data again (privevo prepare-data)")
+    return manifest["membership"]
 
 
 def public_data_rng(seed: int) -> np.random.Generator:
@@ -198,15 +215,18 @@ def prepare_data(
     augmented_count: int = DEFAULT_AUGMENTED_COUNT,
     shapes_count: int = DEFAULT_SHAPES_COUNT,
     crops_count: int = DEFAULT_CROPS_COUNT,
-    max_private_samples: int | None = None,
-    validation_size: int = 0,
+    private_fraction: float | None = None,
+    validation_fraction: float | None = None,
     labelled: bool = True,
 ) -> dict:
     """Write ``private_train.npz``, ``private_validation.npz``, ``private_test.npz``, ``public.npz`` and
     ``data_manifest.json``.
 
-    ``validation_size`` training images (a seeded stratified draw) move to ``private_validation.npz`` (empty for 0),
-    before any ``max_private_samples`` subset is taken of the rest.
+    Each training image whose keyed hash falls below ``validation_fraction`` moves to ``private_validation.npz``
+    (empty for None or 0); of the rest, ``private_fraction`` (None: all) are kept, by an independent keyed hash
+    (:mod:`privevo.data.membership`). Membership depends on each image's own bytes, never on positions, so a private
+    set with one image more or less gives splits that differ in that image alone. The keys (public, from ``seed``)
+    are stored in the manifest's ``membership``; the sizes the split gives are private and are never logged.
 
     The private set is ``private_set`` (see :mod:`privevo.data.private`). The public sources are 28x28 grey; for a
     private set of another shape they are resized (PIL bicubic) and grey repeated to RGB, so every set of the run
@@ -224,14 +244,10 @@ def prepare_data(
     splits = ("train", "validation", "test") if "test" in private else ("train", "validation")
     class_names, source_dir = private.pop("class_names"), private.pop("source_dir")
     image_shape = tuple(int(d) for d in private["train"][0].shape[1:])
-    train_images, train_labels = private["train"]
-    held_out = np.zeros(len(train_labels), bool)
-    if validation_size:
-        held_out[stratified_holdout(train_labels, validation_size, _named_rng(seed, "validation_split"))] = True
-    private["validation"] = (train_images[held_out], train_labels[held_out])
-    private["train"] = (train_images[~held_out], train_labels[~held_out])
-    if max_private_samples is not None:
-        private["train"] = stratified_head(*private["train"], max_private_samples)
+    train_images = private["train"][0]
+    split = split_private_training(*private["train"], seed=seed, validation_fraction=validation_fraction,
+                                   private_fraction=private_fraction)
+    private["validation"], private["train"] = split["validation"], split["subset"]
     settings = {"augmented_count": augmented_count, "shapes_count": shapes_count, "crops_count": crops_count}
     public_images, source_ids, source_names, source_labels = build_public_set(
         sources=public_sources, rng=public_data_rng(seed), **settings, return_source_labels=True,
@@ -241,7 +257,9 @@ def prepare_data(
         public_conversion = (f"{public_images.shape[1]}x{public_images.shape[2]}x{public_images.shape[3]} -> "
                              f"{'x'.join(map(str, image_shape))}: {RESIZE_METHODS['pil_bicubic']}, grey repeated to RGB")
         public_images = to_image_shape(public_images, image_shape, method="pil_bicubic")
-    overlap = count_exact_overlap(public_images, np.concatenate([private[s][0] for s in ("train", "test") if s in private]))
+    # Against every loaded private image, not only the kept ones: a held-out or unsubsetted image is private too.
+    loaded = [train_images, *([private["test"][0]] if "test" in private else [])]
+    overlap = count_exact_overlap(public_images, np.concatenate(loaded))
     if overlap:
         raise DataSourceError(
             f"{overlap} public images are exact copies of private ({private_set}) images; refusing to write them"
@@ -267,8 +285,11 @@ def prepare_data(
                                               "with no classes and no test split (no private_test.npz)"}),
         **{f"private_{split}": _private_entry(f"private_{split}.npz", *private[split], class_names)
            for split in splits},
-        "validation": {"size": int(validation_size), "draw": "seeded, class-stratified, from the training split; "
-                       "PE, DP-SGD and the real-data CNN never see these images"},
+        "validation": {"fraction": float(validation_fraction or 0.0),
+                       "draw": "each training image by a keyed hash of its own bytes (membership.validation); "
+                               "PE, DP-SGD and the real-data CNN never see these images"},
+        "membership": neighbouring_relation_record(seed, validation_fraction=validation_fraction,
+                                                   private_fraction=private_fraction),
         "public": {
             "file": "public.npz",
             "count": int(public_images.shape[0]),

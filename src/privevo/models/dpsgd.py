@@ -19,8 +19,23 @@ What makes the stated epsilon hold (SPEC section 4):
   Opacus' noise hook (``DPOptimizer.add_noise``). Only the weight initialisation derives from ``seed``
   (role "classifier"), so two runs with the same seed start from the same weights but never end at the
   same ones.
-- No model selection on private data: there is no validation split and the last step's weights are
+- No model selection within a run: there is no validation split and the last step's weights are
   kept (picking an epoch on private validation data would spend privacy that nothing accounts for).
+  The defaults themselves were chosen on a validation split of the private training set: that choice is
+  not accounted, and every record lists it (``selected_on_private_data``, from
+  :data:`privevo.models.dpsgd_settings.SELECTED_ON_PRIVATE_DATA`).
+
+What the record does not hold (SPEC section 4: nothing computed on private data without noise is released):
+no loss, accuracy or example count of the training batches (they are computed on private batches without
+noise), neither in the record nor in the progress bar or the logs, and not the number N of private training
+images. The sample rate q = expected_batch_size / N is part of the accounting and is written, so N can be
+read back from it; as in Opacus and the DP-SGD literature the accounting treats N as public, and the record
+says so (``data_set_size``).
+
+The gradient noise is a continuous Gaussian drawn in floating point, never an exact (discrete) sampler; Opacus'
+``secure_mode`` needs torchcsprng, which has no wheel for Python 3.11 / torch 2.13, so it is never used. The
+noise values are never released directly: only the final weights after all the noisy steps. The record's
+``noise`` says all this, with the source.
 
 ``poisson_sampling=False`` trains on shuffled fixed-size batches instead; the accounting is the same
 Poisson analysis, which then is not a proven bound, and the record carries a warning saying so.
@@ -29,9 +44,11 @@ Poisson analysis, which then is not a proven bound, and the record carries a war
 from __future__ import annotations
 
 import copy
+import importlib.util
 import logging
 import math
 import os
+import sys
 import time
 import warnings
 from collections.abc import Sequence
@@ -48,33 +65,27 @@ from privevo.core.seeding import torch_seed
 from privevo.core.timing import model_time
 from privevo.io.images import check_labels
 from privevo.models.classifier import SmallCNN, _check_input_images, _to_tensor, num_parameters
+from privevo.models.dpsgd_settings import (DEFAULT_EPOCHS, DEFAULT_EXPECTED_BATCH_SIZE, DEFAULT_LEARNING_RATE,
+                                           DEFAULT_MAX_GRAD_NORM, DEFAULT_MOMENTUM, DEFAULT_OPTIMIZER,
+                                           DEFAULT_PHYSICAL_BATCH_SIZE, selected_on_private_data_record)
 
 logger = logging.getLogger("privevo.models.dpsgd")
 
-# Defaults for Fashion-MNIST on 2 CPU cores (~2 min per epoch over 54k images with no other load).
-# Start from the literature (SGD with momentum 0.9, constant rate, flat clipping: Abadi et al. 2016,
-# Papernot et al. 2021, Tramer-Boneh 2021, who train for tens of epochs with batches of hundreds to
-# thousands), cut to the compute budget, then a small grid (1 epoch unless marked, delta 1e-5,
-# max_grad_norm 1.0) trained on 54k images and scored on a 10% validation split carved from the 60k
-# training images (stratified_split seed 12345; the test set was never used):
-#   epsilon 1:  batch 512: lr 0.25 79.3%, lr 0.5 80.9%, lr 1.0 77.7%, Adam 2e-3 77.9%;
-#               batch 256 lr 0.5 75.7%; batch 1024 lr 1.0 77.8%; batch 512 lr 0.5 2 epochs 82.2%
-#   epsilon 10: batch 512: lr 0.5 80.9%, lr 1.0 83.0%; lr 0.5 2 epochs 85.5%
-# (single runs; the DP noise alone moves a run by about a point). This tuning itself is not accounted.
-DEFAULT_EPOCHS = 2
-DEFAULT_EXPECTED_BATCH_SIZE = 512
-DEFAULT_PHYSICAL_BATCH_SIZE = 256
-DEFAULT_MAX_GRAD_NORM = 1.0
-DEFAULT_LEARNING_RATE = 0.5
-DEFAULT_OPTIMIZER = "sgd"
-DEFAULT_MOMENTUM = 0.9
+# The defaults, and which of them were chosen on private data (a validation split of the private training set,
+# not accounted), live in privevo.models.dpsgd_settings: one list that dpsgd.json and privacy.json both read.
 OPTIMIZERS = ("sgd", "adam")
 OPACUS_ACCOUNTANTS = ("prv", "rdp")
 
 SHUFFLED_WARNING = ("accounting assumes Poisson sampling; shuffled fixed-size batches were used, so the stated "
                     "epsilon is not a proven bound")
-MODEL_SELECTION = ("none: the weights after the last step are kept; no private validation split exists, since "
-                   "choosing an epoch on private data would spend privacy that is not accounted")
+MODEL_SELECTION = ("none within the run: the weights after the last step are kept; no private validation split is "
+                   "carved, since choosing an epoch on private data would spend privacy that is not accounted (the "
+                   "defaults were chosen on private data: see selected_on_private_data)")
+DATA_SET_SIZE = ("the number N of private training images is not written, but sample_rate = expected_batch_size / N "
+                 "reveals it (N = expected_batch_size / sample_rate; steps_per_epoch reveals it roughly too). The "
+                 "accounting treats the data set size as public, as Opacus and the DP-SGD literature do (Abadi et al. "
+                 "2016): a known caveat under add/remove-one neighbouring, where neighbouring data sets differ in "
+                 "size, so the stated epsilon does not cover what q says about N")
 RANDOMNESS = ("batch sampling from a torch.Generator seeded by os.urandom (not stored); gradient noise from the DP "
               "noise source (see noise); weight initialisation from the seed (role 'classifier')")
 RANDOMNESS_FINE_TUNED = ("batch sampling from a torch.Generator seeded by os.urandom (not stored); gradient noise from "
@@ -86,6 +97,22 @@ DEFAULT_NOISE = {
                    "run, never stored",
 }
 NOISE_HOOK = "every noise value drawn from the source, per parameter tensor at every step (Opacus' DPOptimizer.add_noise)"
+# What Opacus (and privevo's draw through its noise hook) can and cannot offer here, whatever the source.
+NOISE_DISTRIBUTION = ("continuous Gaussian N(0, (noise_multiplier * max_grad_norm)^2) added to every coordinate of the "
+                      "summed clipped per-example gradients of each logical batch, at every step")
+NOISE_SAMPLER = ("sampled in floating point (a floating-point Gaussian, not an exact discrete sampler); the "
+                 "floating-point attacks on noise samplers (Mironov 2012; Jin et al. 2022) are not ruled out by "
+                 "construction")
+NOISE_RELEASED = ("never directly: each noise value is added to one step's summed gradient inside the process; only "
+                  "the final weights after all the noisy steps are released (model.safetensors), no gradient, noise "
+                  "value or intermediate weights")
+SECURE_MODE = ("not used: Opacus' secure_mode needs torchcsprng, which has no wheel for Python 3.11 / torch 2.13; "
+               "privacy.secure_noise instead switches to privevo's own source (privevo.pe.noise), whose description "
+               "above says what it does, and which is floating point too")
+NOISE_PRECISION = {
+    None: "torch.normal in the gradient's dtype (float32), from the generator above",
+    "source": "float64 from the source, cast to the gradient's dtype (float32) and added to it",
+}
 
 
 class NoiseSource(Protocol):
@@ -106,10 +133,24 @@ def _os_entropy_generator() -> torch.Generator:
 
 
 def noise_record(noise: NoiseSource | None) -> dict:
-    """What dpsgd.json says about the gradient noise: its source, and that its seed is never stored."""
+    """What dpsgd.json says about the gradient noise: its source, that its seed is never stored, and what the noise
+    is and is not (floating point, no secure_mode, never released directly)."""
     if noise is None:
-        return {**DEFAULT_NOISE, "seed_stored": False, "drawn": "by Opacus (DPOptimizer.add_noise)"}
-    return {"source": noise.name, "description": noise.description, "seed_stored": False, "drawn": NOISE_HOOK}
+        record = {**DEFAULT_NOISE, "seed_stored": False, "drawn": "by Opacus (DPOptimizer.add_noise)",
+                  "precision": NOISE_PRECISION[None]}
+    else:
+        record = {"source": noise.name, "description": noise.description, "seed_stored": False, "drawn": NOISE_HOOK,
+                  "precision": NOISE_PRECISION["source"]}
+    record.update({
+        "distribution": NOISE_DISTRIBUTION,
+        "exact_sampler": False,
+        "sampler": NOISE_SAMPLER,
+        "opacus_secure_mode": SECURE_MODE,
+        "runtime": {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "torch": torch.__version__,
+                    "torchcsprng_installed": importlib.util.find_spec("torchcsprng") is not None},
+        "released": NOISE_RELEASED,
+    })
+    return record
 
 
 def _draw_noise_from(noise: NoiseSource, optimizer) -> None:
@@ -203,8 +244,9 @@ def train_dpsgd(
     Returns ``(model, record)``: the model in eval mode (plain SmallCNN, Opacus hooks removed) and a
     JSON-ready record with everything that changes epsilon (sampling, sample_rate, steps, noise_multiplier,
     max_grad_norm, accountant), the accountants' epsilons (named, PLD cross-check, Opacus' own after
-    training), the noise source, training settings, per-epoch history (loss and accuracy on the noisy training batches),
-    parameter count, wall time and any ``warnings``.
+    training), the noise source and what the noise is (``noise``), training settings, the settings chosen on private
+    data (``selected_on_private_data``), what q says about N (``data_set_size``), parameter count, wall time and any
+    ``warnings``. No loss, accuracy or example count of the private training batches, and not N.
     """
     from opacus import PrivacyEngine
     from opacus.data_loader import DPDataLoader
@@ -269,11 +311,12 @@ def train_dpsgd(
     if not poisson_sampling:
         record_warnings.append(SHUFFLED_WARNING)
         logger.warning("DP-SGD: %s", SHUFFLED_WARNING)
-    logger.info("DP-SGD seed %d: %d images, q=%.5g, %d steps (%d epochs), noise_multiplier %.4f for epsilon %.3g",
-                seed, n, sample_rate, steps, epochs, noise_multiplier, privacy["epsilon"])
+    # no N here: q is what the accounting reads (and, as the record says, it reveals N at full precision)
+    logger.info("DP-SGD seed %d: q=%.5g, %d steps (%d epochs), noise_multiplier %.4f for epsilon %.3g",
+                seed, sample_rate, steps, epochs, noise_multiplier, privacy["epsilon"])
 
     opacus_accountant = accountant if accountant in OPACUS_ACCOUNTANTS else "prv"
-    history: list[dict[str, Any]] = []
+    epoch_seconds: list[float] = []
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         # noise comes from the DP noise source or an OS-entropy-seeded generator (see the module docstring); Opacus'
         # secure_mode would need torchcsprng, which has no build for this Python / torch
@@ -310,10 +353,11 @@ def train_dpsgd(
 
         bar = tqdm(total=steps, desc=f"DP-SGD seed {seed}", unit="step", leave=False,
                    disable=None if progress is None else not progress)
+        # No loss, accuracy or example count of the private batches is kept, shown or logged: they are computed on
+        # private data without noise (SPEC section 4). The bar shows steps and the epoch only.
         for epoch in range(1, epochs + 1):
             epoch_start = time.perf_counter()
             private_model.train()
-            loss_sum, correct, seen = 0.0, 0, 0
             with BatchMemoryManager(data_loader=loader, max_physical_batch_size=physical_batch_size,
                                     optimizer=opt) as physical_loader:
                 for xb, yb in physical_loader:
@@ -324,19 +368,8 @@ def train_dpsgd(
                         loss = F.cross_entropy(logits, yb, reduction="sum") / max(int(yb.shape[0]), 1)
                         loss.backward()
                         opt.step()
-                    if xb.shape[0]:
-                        loss_sum += float(loss.item()) * yb.shape[0]
-                        correct += int((logits.argmax(1) == yb).sum())
-                        seen += int(yb.shape[0])
-            history.append({
-                "epoch": epoch,
-                "train_loss": loss_sum / max(seen, 1),
-                "train_acc": correct / max(seen, 1),
-                "examples_seen": seen,
-                "steps": steps_taken,
-                "seconds": time.perf_counter() - epoch_start,
-            })
-            bar.set_postfix(epoch=epoch, loss=f"{history[-1]['train_loss']:.3f}")
+            epoch_seconds.append(time.perf_counter() - epoch_start)
+            bar.set_postfix(epoch=epoch)
         bar.close()
         model = private_model.to_standard_module()
 
@@ -371,7 +404,7 @@ def train_dpsgd(
         "sampling": "poisson" if poisson_sampling else "shuffled fixed-size batches",
         "accounting_sampling": privacy["sampling"],
         "sample_rate": sample_rate,
-        "num_train": n,
+        "data_set_size": DATA_SET_SIZE,
         "steps": steps_taken,
         "steps_per_epoch": steps_per_epoch,
         "epochs": epochs,
@@ -386,12 +419,14 @@ def train_dpsgd(
         "model": type(model).__name__,
         "num_parameters": num_parameters(model),
         "model_selection": MODEL_SELECTION,
+        "selected_on_private_data": selected_on_private_data_record({
+            "epochs": epochs, "expected_batch_size": expected_batch_size, "learning_rate": learning_rate,
+            "optimizer": optimizer}),
         "randomness": RANDOMNESS,
         "noise": noise_record(noise),
         "seed": int(seed),
         "wall_seconds": wall,
-        "seconds_per_epoch": float(np.mean([h["seconds"] for h in history])),
-        "history": history,
+        "seconds_per_epoch": float(np.mean(epoch_seconds)),
         "warnings": record_warnings,
     }
     if prior_events:

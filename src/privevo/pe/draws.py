@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 
 from privevo.io.artifacts import load_npz, save_npz
+from privevo.pe.loop import NoisyVotes
 
 logger = logging.getLogger("privevo.pe.draws")
 
@@ -54,10 +55,11 @@ def draw_path(store_dir: str | Path, fingerprint: str) -> Path:
     return Path(store_dir) / f"noisy_counts_{fingerprint[:20]}.npz"
 
 
-def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], np.ndarray]) -> tuple[np.ndarray, bool]:
+def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], NoisyVotes]) -> tuple[NoisyVotes, bool]:
     """The stored noisy counts for ``fingerprint``, or a fresh ``draw()`` saved atomically before it is used.
 
-    Returns (noisy_counts, reused).
+    Under discrete noise the store holds the mechanism's integer output (``noisy_votes``) and the weighted counts
+    derived from it. Returns (noisy votes, reused).
     """
     path = draw_path(store_dir, fingerprint)
     if path.exists():
@@ -65,7 +67,8 @@ def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], np.
         if str(stored.get("fingerprint")) == fingerprint:
             logger.info("reusing the noisy counts already drawn in %s (a second draw would be a second release)",
                         path)
-            return stored["noisy_counts"], True
-    noisy_counts = np.asarray(draw(), dtype=np.float64)
-    save_npz(path, noisy_counts=noisy_counts, fingerprint=np.array(fingerprint))
-    return noisy_counts, False
+            return NoisyVotes(stored["noisy_counts"], stored.get("noisy_votes")), True
+    drawn = draw()
+    votes = {} if drawn.votes is None else {"noisy_votes": np.asarray(drawn.votes, dtype=np.int64)}
+    save_npz(path, noisy_counts=np.asarray(drawn.counts, dtype=np.float64), fingerprint=np.array(fingerprint), **votes)
+    return drawn, False

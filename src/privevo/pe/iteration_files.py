@@ -11,10 +11,12 @@ import pandas as pd
 from privevo.io.artifacts import save_csv, save_images, save_npz
 from privevo.pe.loop import STATE_KEY
 
-# Frame column -> key in histogram.npz.
-HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_count": "noisy_count",
-                  "thresholded_count": "thresholded_count", "selected_count": "selected_count",
-                  "threshold": "candidate_threshold"}
+# Frame column -> key in histogram.npz. noisy_votes (the discrete mechanism's integer output) exists only under
+# discrete noise; noisy_count is noisy_votes / sqrt(m) there, the continuous mechanism's output otherwise.
+HISTOGRAM_KEYS = {"candidate_id": "candidate_id", "class": "labels", "noisy_votes": "noisy_votes",
+                  "noisy_count": "noisy_count", "thresholded_count": "thresholded_count",
+                  "selected_count": "selected_count", "threshold": "candidate_threshold",
+                  "uniform_fallback": "uniform_fallback"}
 
 
 def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray, labels: np.ndarray,
@@ -29,7 +31,8 @@ def save_iteration(out_dir: str | Path, frame: pd.DataFrame, images: np.ndarray,
     extra = {}
     if voted_candidates is not None:
         extra["voted_candidates"] = os.path.relpath(Path(voted_candidates).resolve(), out_dir.resolve())
-    save_npz(out_dir / "histogram.npz", **{key: frame[col].to_numpy() for col, key in HISTOGRAM_KEYS.items()},
+    save_npz(out_dir / "histogram.npz",
+             **{key: frame[col].to_numpy() for col, key in HISTOGRAM_KEYS.items() if col in frame},
              noise_multiplier=noise_multiplier, threshold=threshold, noise_source=noise_source, **extra)
     save_csv(out_dir / "histogram.csv", frame)
     state = {} if api_state is None else {STATE_KEY: api_state[selected]}

@@ -8,14 +8,15 @@ Populations are class-major: a (N_total, H, W, C) uint8 array with int64 labels,
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 import pandas as pd
 
 from privevo.core import seeding
-from privevo.pe.histogram import (EmptyHistogramError, NoisyHistogram, dp_nn_histogram, matched_threshold,
-                                  threshold_counts)
+from privevo.pe.histogram import (EmptyHistogramError, NoisyHistogram, check_finite_embeddings, dp_nn_histogram,
+                                  matched_threshold, threshold_counts)
 from privevo.pe.selection import select
 from privevo.pe.noise import NoiseSource
 
@@ -72,6 +73,17 @@ def centred_unit(embeddings: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return (shifted / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class NoisyVotes:
+    """One iteration's noisy vote counts, one per candidate (aligned with the candidate labels)."""
+
+    counts: np.ndarray
+    """float64, in 1/sqrt(m)-weighted units (sensitivity 1): what thresholds and selection read."""
+    votes: np.ndarray | None
+    """int64, the discrete mechanism's own output in integer votes (counts = votes / sqrt(m)); None when the noise is
+    continuous."""
+
+
 def noisy_histograms(
     private_embeddings: np.ndarray,
     private_labels: np.ndarray,
@@ -83,18 +95,26 @@ def noisy_histograms(
     noise_for_class: Callable[[int], NoiseSource],
     backend: str = "auto",
     vote_metric: str = "l2",
-) -> np.ndarray:
-    """The noisy vote counts of one iteration, one per candidate (aligned with ``candidate_labels``).
+    private_name: str = "private embeddings",
+    candidate_name: str = "candidate embeddings",
+) -> NoisyVotes:
+    """The noisy vote counts of one iteration (:class:`NoisyVotes`), one per candidate.
 
     Class c's private samples vote only for class c's candidates; the classes partition the private set,
     so together the histograms still have L2 sensitivity 1. ``noise_for_class(c)`` gives class c's noise
-    source (the OS entropy unless debugging). Thresholding and selection are post-processing of these counts.
+    source (exact discrete Gaussian unless configured otherwise). Thresholding and selection are post-processing.
     ``vote_metric`` "centred_cosine" votes by cosine similarity after subtracting the mean of class c's candidate
     embeddings (public) from both sides, a hubness reduction that does not change the sensitivity.
+    ``private_name`` and ``candidate_name`` (the files) are what a guard's error names.
     """
     if len(private_embeddings) != len(private_labels):
         raise ValueError("private embeddings and labels differ in length")
+    # Before any class votes: a bad row in a later class must not leave earlier classes' noise drawn for nothing.
+    check_finite_embeddings(candidate_embeddings, name=candidate_name)
+    check_finite_embeddings(private_embeddings, name=private_name)
     noisy = np.empty(len(candidate_labels), dtype=np.float64)
+    noisy_votes = np.empty(len(candidate_labels), dtype=np.int64)
+    discrete = True
     for c, cand_index in class_slices(candidate_labels).items():
         # An empty private class is not logged: that would be a private fact outside the DP release.
         private_c, candidates_c = private_embeddings[private_labels == c], candidate_embeddings[cand_index]
@@ -111,9 +131,15 @@ def noisy_histograms(
             noise=noise_for_class(c),
             num_neighbours=num_neighbours,
             backend=backend,
+            name=private_name,
+            candidate_name=candidate_name,
         )
         noisy[cand_index] = histogram.noisy_counts
-    return noisy
+        if histogram.noisy_votes is None:
+            discrete = False
+        else:
+            noisy_votes[cand_index] = histogram.noisy_votes
+    return NoisyVotes(noisy, noisy_votes if discrete else None)
 
 
 def select_parents(
@@ -128,12 +154,17 @@ def select_parents(
     seed: int,
     rank_top: int | None = None,
     reference_noise_multiplier: float | None = None,
+    noisy_votes: np.ndarray | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Threshold the noisy counts and pick the parents of S_t, per class, from the noisy counts only.
 
+    A class whose thresholded counts are all zero takes its parents uniformly from its candidates, with a warning
+    and ``uniform_fallback`` True in its rows, instead of stopping the run.
+
     With ``reference_noise_multiplier``, each class's H is :func:`matched_threshold` of ``threshold`` (H at the
     reference's noise) for its own released counts. Returns a frame with one row per candidate (noisy counts
-    and the H applied) and the selected candidate indices (class-major). The selection stream is seeded per
+    and the H applied; ``noisy_votes``, the discrete mechanism's integer output, where given) and the selected
+    candidate indices (class-major). The selection stream is seeded per
     (class, iteration).
     """
     rows, selected = [], []
@@ -144,8 +175,17 @@ def select_parents(
             reference_noise_multiplier=reference_noise_multiplier)
         histogram = NoisyHistogram(noisy, threshold_counts(noisy, class_threshold), float(noise_multiplier),
                                    float(class_threshold))
+        uniform = bool(histogram.thresholded_counts.sum() <= 0)
+        if uniform:
+            # Every noisy count fell below H (a small class, or a large H): nothing tells the candidates apart, so
+            # each is equally likely to be a parent. This reads only the noisy counts: post-processing.
+            logger.warning("iteration %d, class %s: every noisy count is below H = %.4g; its parents are drawn "
+                           "uniformly from its %d candidates (flagged in histogram.csv and privacy.json)",
+                           iteration, c, class_threshold, len(cand_index))
+        votes_for_selection = histogram if not uniform else NoisyHistogram(
+            noisy, np.ones(len(cand_index)), histogram.noise_multiplier, histogram.threshold)
         try:
-            chosen = select(histogram, num_samples_per_class, method=selection, rank_top=rank_top,
+            chosen = select(votes_for_selection, num_samples_per_class, method=selection, rank_top=rank_top,
                             rng=seeding.rng(seed, role="selection", class_index=c, iteration=iteration))
         except EmptyHistogramError as exc:
             raise EmptyHistogramError(f"iteration {iteration}, class {c}: {exc}") from exc
@@ -153,10 +193,12 @@ def select_parents(
         rows.append(pd.DataFrame({
             "candidate_id": cand_index,
             "class": c,
+            **({} if noisy_votes is None else {"noisy_votes": np.asarray(noisy_votes[cand_index], dtype=np.int64)}),
             "noisy_count": histogram.noisy_counts,
             "thresholded_count": histogram.thresholded_counts,
             "selected_count": np.bincount(chosen, minlength=len(cand_index)),
             "threshold": histogram.threshold,
+            "uniform_fallback": uniform,
         }))
     return pd.concat(rows, ignore_index=True), np.concatenate(selected)
 

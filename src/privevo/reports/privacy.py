@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from privevo.data.private import params_class_names
-from privevo.config.params import histogram_threshold
+from privevo.config.privacy import (base_histogram_threshold, histogram_events, histogram_mechanism,
+                                    reference_noise_multiplier, threshold_record)
 from privevo.config.schedule import population_sizes, run_uses_foundation_model, variation_degrees
 from privevo.pe.noise import noise_record
+
+MECHANISMS = {
+    "discrete_gaussian": ("exact discrete Gaussian mechanism on per-class nearest-neighbour integer vote histograms "
+                          "(OpenDP), one release per iteration"),
+    "gaussian": ("continuous Gaussian mechanism (floating point) on per-class nearest-neighbour vote histograms, one "
+                 "release per iteration"),
+}
 
 DP_RELEASE_NOTE = (
     "The DP release is the final synthetic set and every noisy histogram. Evaluation outputs that read "
@@ -26,7 +34,8 @@ def _per_class_budget(params: dict) -> str:
 def _threshold_rule(params: dict) -> str:
     """How H was set, in words: one H everywhere, or one per class matched to a reference epsilon."""
     pe = params["pe"]
-    unit = "votes" if pe["histogram_threshold_unit"] == "count" else "times sigma"
+    unit = ("weighted votes (1/sqrt(m) per nearest candidate)" if pe["histogram_threshold_unit"] == "count"
+            else "times sigma, in weighted votes")
     reference = pe["histogram_threshold_reference_epsilon"]
     if reference is None:
         return f"max(noisy - H, 0) with H = {pe['histogram_threshold']:g} {unit} in every class and iteration"
@@ -49,11 +58,20 @@ def private_subset_record(max_private_samples: int | None) -> dict:
 
 
 def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit: dict | None = None,
-                   compute: dict | None = None) -> dict:
-    """privacy.json: epsilon, delta, sigma, T, the accountant, the noise source, and what is released."""
+                   compute: dict | None = None, uniform_fallbacks: list[dict] | None = None) -> dict:
+    """privacy.json: epsilon, delta, sigma, T, the accountant, the noise source, and what is released.
+
+    ``uniform_fallbacks``: the (iteration, class) pairs whose parents were drawn uniformly (every noisy count below
+    H)."""
     pe = params["pe"]
     sigma = calibration["noise_multiplier"]
     noise = noise_record(params["privacy"])
+    mechanism = histogram_mechanism(params)
+    if calibration.get("mechanism", "gaussian") != mechanism:
+        raise ValueError(f"calibration accounts the {calibration.get('mechanism', 'gaussian')} mechanism but "
+                         f"privacy.histogram_noise draws {mechanism}: recalibrate")
+    threshold = base_histogram_threshold(params, sigma,
+                                         reference_noise_multiplier=reference_noise_multiplier(params))
     report = {
         "epsilon": calibration["epsilon"],
         "delta": calibration["delta"],
@@ -66,9 +84,10 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "noise": noise,
         "seed": params["seed"],
         # The mechanisms behind the guarantee, for composing this release with others (privacy ledger).
-        # Each event is a Gaussian mechanism with L2 sensitivity 1 (sensitivity_l2 above).
-        "events": [{"kind": "gaussian", "noise_multiplier": sigma, "count": calibration["num_iterations"]}],
-        "mechanism": "Gaussian mechanism on per-class nearest-neighbour vote histograms, one release per iteration",
+        # Each event has L2 sensitivity 1 in weighted votes (sensitivity_l2 above), sqrt(m) in integer votes.
+        "events": histogram_events(params, sigma, calibration["num_iterations"]),
+        "mechanism": MECHANISMS[mechanism],
+        **({"discrete": calibration["discrete"]} if "discrete" in calibration else {}),
         "sensitivity_l2": calibration["sensitivity_l2"],
         "neighbouring": calibration["neighbouring"],
         "votes": {
@@ -77,8 +96,13 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
             "metric": pe["vote_metric"] + (" (centred on the mean of the class's candidate embeddings, public)"
                                            if pe["vote_metric"] == "centred_cosine" else ""),
         },
-        "histogram_threshold": histogram_threshold(params, sigma),
+        "histogram_threshold": threshold,
+        "histogram_threshold_units": threshold_record(params, sigma, threshold),
         "histogram_threshold_rule": _threshold_rule(params),
+        "uniform_fallbacks": list(uniform_fallbacks or []),
+        "uniform_fallback_rule": ("a class whose noisy counts all fall below H takes its parents uniformly from its "
+                                  "candidates (post-processing of the noisy counts; flagged in histogram.csv's "
+                                  "uniform_fallback column)"),
         "selection": pe["selection"] + (f" (top {pe['rank_top']} per class)" if pe["selection"] == "rank" else ""),
         "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
         "private_data": private_subset_record(params["data"]["max_private_samples"]),

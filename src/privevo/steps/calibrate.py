@@ -9,7 +9,8 @@ def calibrate(*, sample_rate: float | None = None, steps: int | None = None, del
               params_file: str | None = None, epsilon: float | None = None, noise_multiplier: float | None = None,
               accountant: str = 'prv', overrides: list[str] = (), num_iterations: int | None = None,
               out: str | None = None) -> None:
-    """PE's T Gaussian releases (--num-iterations, or --params), or DP-SGD's Poisson-subsampled Gaussian steps
+    """PE's T histogram releases (--num-iterations: continuous Gaussian; --params: the run's mechanism, exact
+    discrete Gaussian by default), or DP-SGD's Poisson-subsampled Gaussian steps
     (--sample-rate and --steps): solve for the noise multiplier or for epsilon."""
     from privevo.accountants.gdp import calibrate
     from privevo.io.artifacts import save_json
@@ -25,11 +26,13 @@ def calibrate(*, sample_rate: float | None = None, steps: int | None = None, del
     elif params_file:
         from privevo.config.params import load_params
 
+        from privevo.config.privacy import calibration_arguments
+
         params = load_params(params_file, list(overrides), at_epsilon=True)
         privacy = params["privacy"]
         record = calibrate(epsilon=privacy["epsilon"], noise_multiplier=privacy["noise_multiplier"],
                            delta=privacy["delta"], num_iterations=params["pe"]["num_iterations"],
-                           accountant=privacy["accountant"])
+                           **calibration_arguments(params))
     else:
         if delta is None or num_iterations is None:
             raise SystemExit("privevo calibrate: give --delta and --num-iterations (or --params params.yaml, "

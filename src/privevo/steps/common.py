@@ -46,8 +46,9 @@ def fd_metric_name(embedder_name: str) -> str:
 def evaluated_on(params: dict) -> str:
     """Which real images an evaluation step measures (evaluation.split), in words for its JSON."""
     if params["evaluation"]["split"] == "validation":
-        return (f"validation split: {params['data']['validation_size']} images held out of the private training "
-                "set (for choosing settings; the test split stays unseen)")
+        return (f"validation split: the data.validation_fraction = {params['data']['validation_fraction']:g} share of "
+                "the private training set held out, each image by a keyed hash of its bytes (for choosing settings; "
+                "the test split stays unseen)")
     return "test split"
 
 

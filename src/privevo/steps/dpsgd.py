@@ -14,6 +14,7 @@ def dpsgd(params: dict, *, train: str, out_weights: str, out_report: str, test: 
     """The DP-SGD baseline: the downstream CNN trained on the private training set (a DP release), then
     tested on the private test split (evaluation, not part of the release)."""
     from privevo.data import stratified_head
+    from privevo.data.membership import hash_subset
     from privevo.io.artifacts import load_images, load_json, save_json
     from privevo.models.classifier import evaluate
     from privevo.models.dpsgd import train_dpsgd
@@ -27,8 +28,9 @@ def dpsgd(params: dict, *, train: str, out_weights: str, out_report: str, test: 
         raise SystemExit("privevo dpsgd: give --init-classifier and --pe-privacy together (PE + DP-SGD)")
     mix = bool(init_classifier)
     images, labels = load_images(train, num_classes=common.num_classes(params))
-    if dpsgd["max_samples"] is not None:
-        images, labels = stratified_head(images, labels, dpsgd["max_samples"])
+    # A public share, each image kept by a keyed hash of its own bytes, so neighbours stay neighbours (data.membership).
+    images, labels = hash_subset(images, labels, seed=params["seed"], role="dpsgd_subset",
+                                 fraction=dpsgd["private_fraction"])
     training = {"epochs": dpsgd["epochs"], "learning_rate": dpsgd["learning_rate"]}
     if mix:
         from privevo.models.io import load_classifier
@@ -51,7 +53,8 @@ def dpsgd(params: dict, *, train: str, out_weights: str, out_report: str, test: 
     sgd_events = [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
                    "noise_multiplier": record["noise_multiplier"], "count": record["steps"]}]
     report = {**record, "method": method, "seed": params["seed"], "is_dp_release": True,
-              "private_data": {"num_training_examples": int(len(labels)), "max_samples": dpsgd["max_samples"]},
+              # not the number of private training images: only q (sample_rate), which reveals it (data_set_size)
+              "private_data": {"private_fraction": dpsgd["private_fraction"]},
               "dp_release": ["model.safetensors", "model.json"], "events": sgd_events}
     if mix:
         # The ledger counts the PE release's events once, from that release, however many mixes build on it.

@@ -15,7 +15,7 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
     """The only PE step that reads private data (through its embeddings)."""
     from privevo.io.artifacts import load_images, load_json, load_npy
     from privevo.pe.iteration_files import save_iteration
-    from privevo.config.params import histogram_threshold
+    from privevo.config.privacy import base_histogram_threshold, reference_noise_multiplier
     from privevo.config.schedule import population_of_iteration
     from privevo.pe.noise import noise_record, noise_source
     from privevo.pe.draws import histogram_draw_fingerprint, load_or_draw
@@ -24,21 +24,23 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
     pe, privacy = params["pe"], params["privacy"]
     sigma = load_json(calibration)["noise_multiplier"]
     images, labels = load_images(candidates, num_classes=common.num_classes(params))
+    lookahead_path = lookahead
     lookahead, noise = load_npy(lookahead), noise_record(privacy)["source"]
     key = histogram_draw_fingerprint(
         lookahead, labels, iteration=iteration, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
         noise_source=noise, private_embeddings_path=private_embeddings,
         private_settings={"data": params["data"], "embedding": params["embedding"], "vote_metric": pe["vote_metric"]})
     noisy, reused = load_or_draw(Path(out_dir) / "draws", key, lambda: noisy_histograms(
-        *_private_embeddings(params, private_embeddings, private_labels), lookahead, labels, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
-        backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
-        noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=iteration)))
-    reference_sigma = _reference_noise_multiplier(params)
-    threshold = histogram_threshold(params, sigma if reference_sigma is None else reference_sigma)
-    frame, selected = select_parents(noisy, labels, noise_multiplier=sigma, threshold=threshold,
+        *_private_embeddings(params, private_embeddings, private_labels), lookahead, labels, noise_multiplier=sigma,
+        num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
+        noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=iteration),
+        private_name=private_embeddings, candidate_name=lookahead_path))
+    reference_sigma = reference_noise_multiplier(params)
+    threshold = base_histogram_threshold(params, sigma, reference_noise_multiplier=reference_sigma)
+    frame, selected = select_parents(noisy.counts, labels, noise_multiplier=sigma, threshold=threshold,
                                      selection=pe["selection"], rank_top=pe["rank_top"],
                                      num_samples_per_class=population_of_iteration(params, iteration),
-                                     iteration=iteration,
+                                     iteration=iteration, noisy_votes=noisy.votes,
                                      seed=params["seed"], reference_noise_multiplier=reference_sigma)
     save_iteration(out_dir, frame, images, labels, selected, noise_multiplier=sigma, threshold=threshold,
                    noise_source=noise, voted_candidates=candidates, api_state=common.api_state(candidates))
@@ -62,14 +64,3 @@ def _private_embeddings(params: dict, private_embeddings: str, private_labels: s
                           num_classes=common.num_classes(params),
                           name=private_labels)
     return embeddings, labels
-
-def _reference_noise_multiplier(params: dict) -> float | None:
-    """The noise multiplier of pe.histogram_threshold_reference_epsilon at this run's delta and T (public)."""
-    from privevo.accountants import ACCOUNTANTS
-
-    reference = params["pe"]["histogram_threshold_reference_epsilon"]
-    if reference is None:
-        return None
-    calibrate = ACCOUNTANTS.get(params["privacy"]["accountant"], key="privacy.accountant")
-    return float(calibrate(delta=params["privacy"]["delta"], num_iterations=params["pe"]["num_iterations"],
-                           epsilon=float(reference))["noise_multiplier"])

@@ -11,7 +11,8 @@ logger = logging.getLogger("privevo")
 
 
 def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str, out_privacy: str,
-               model: str | None = None, audit: str | None = None, public: str | None = None) -> None:
+               model: str | None = None, audit: str | None = None, public: str | None = None,
+               histograms: list[str] = ()) -> None:
     from privevo.config.schedule import population_of_iteration
     from privevo.io.artifacts import load_json, load_npz, save_json
     from privevo.reports.privacy import privacy_report
@@ -41,7 +42,8 @@ def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str
     common.save_population(out_synthetic, images, labels, **groups)
     audit = load_json(audit) if audit else None
     report = privacy_report(params, load_json(calibration), num_synthetic=len(images), audit=audit,
-                            compute=_compute_record(params, model_dir=model))
+                            compute=_compute_record(params, model_dir=model),
+                            uniform_fallbacks=uniform_fallbacks(histograms))
     if release is not None:
         report["release"] = release
     save_json(out_privacy, report)
@@ -69,3 +71,23 @@ def _compute_record(params: dict, *, model_dir: str | None = None) -> dict:
         # Resolutions, resize, prompts per class, guidance, scheduler and the weights' hash.
         record["images"] = common.step_api(params, model=model_dir, iteration=0).describe()
     return record
+
+
+def uniform_fallbacks(histograms: list[str]) -> list[dict]:
+    """(iteration, class) pairs whose noisy counts all fell below H, so their parents were drawn uniformly; read from
+    each iteration's histogram.npz (post-processing of the noisy counts)."""
+    import re
+
+    import numpy as np
+
+    from privevo.io.artifacts import load_npz
+
+    flagged = []
+    for path in histograms:
+        histogram = load_npz(path)
+        if "uniform_fallback" not in histogram:
+            continue
+        iteration = int(re.search(r"iter_(\d+)", str(path)).group(1))
+        classes = np.unique(histogram["labels"][histogram["uniform_fallback"].astype(bool)])
+        flagged += [{"iteration": iteration, "class": int(c)} for c in classes]
+    return sorted(flagged, key=lambda entry: (entry["iteration"], entry["class"]))

@@ -45,26 +45,42 @@ def _dp_event(event: dict):
     return dp_event.SelfComposedDpEvent(dp_event.PoissonSampledDpEvent(event["sample_rate"], gaussian), event["count"])
 
 
-def _pld(events: list, delta: float, discretization: float) -> float:
+def _pld(events: list[dict], delta: float, discretization: float) -> float:
+    """Epsilon of validated event dicts composed on one grid: dp-accounting's accountant for its own events, then
+    the discrete Gaussian's PLD (which has no DpEvent) composed onto the accountant's PLD."""
     from dp_accounting import dp_event
     from dp_accounting.pld import pld_privacy_accountant
 
+    from privevo.accountants.analysis import discrete
+
     accountant = pld_privacy_accountant.PLDAccountant(value_discretization_interval=discretization)
-    accountant.compose(dp_event.ComposedDpEvent(events) if len(events) > 1 else events[0])
-    return float(accountant.get_epsilon(float(delta)))
+    known = [_dp_event(event) for event in events if event["kind"] != "discrete_gaussian"]
+    if known:
+        accountant.compose(dp_event.ComposedDpEvent(known) if len(known) > 1 else known[0])
+    exact = [event for event in events if event["kind"] == "discrete_gaussian"]
+    if not exact:
+        return float(accountant.get_epsilon(float(delta)))
+    composed = accountant._pld  # dp-accounting keeps the composed PLD here and has no public getter
+    for event in exact:
+        composed = composed.compose(discrete.pld(noise_multiplier=event["noise_multiplier"],
+                                                 num_iterations=event["count"],
+                                                 votes_per_sample=event["votes_per_sample"],
+                                                 discretization=discretization))
+    return float(composed.get_epsilon_for_delta(float(delta)))
 
 
 def compose_epsilon(events: list[dict], *, delta: float, discretization: float | None = None) -> float:
     """Epsilon at ``delta`` of all ``events`` composed in one dp-accounting PLD accountant (add/remove).
 
     Each event is ``{"kind": "gaussian", "noise_multiplier": s, "count": T}`` (T Gaussian releases
-    with L2 sensitivity 1, e.g. PE's vote histograms) or ``{"kind": "poisson_gaussian",
+    with L2 sensitivity 1, e.g. PE's vote histograms with continuous noise), ``{"kind": "discrete_gaussian",
+    "noise_multiplier": s, "count": T, "votes_per_sample": m}`` (PE's exact histograms) or ``{"kind": "poisson_gaussian",
     "sample_rate": q, "noise_multiplier": s, "count": steps}`` (DP-SGD steps). The grid step is
     :data:`COMPOSE_DISCRETIZATION`, or 2e-5 * epsilon above epsilon 50 (found by a coarse first pass)
     so that large epsilons stay fast; the PLD's pessimistic rounding only ever rounds epsilon up.
     """
     delta = check_delta(delta)
-    dp_events = [_dp_event(event) for event in check_events(events)]
+    dp_events = check_events(events)
     if discretization is None:
         rough = _pld(dp_events, delta, 1e-2)
         if rough > MAX_EPSILON:
@@ -84,5 +100,10 @@ def pld_epsilon(*, sample_rate: float, noise_multiplier: float, steps: int, delt
 
 
 def event_epsilon(event: dict, *, delta: float) -> float:
-    """The registry's "pld": one event on :func:`compose_epsilon`'s grid (pessimistic, so an upper bound)."""
+    """The registry's "pld": one event on :func:`compose_epsilon`'s grid (pessimistic, so an upper bound); an exact
+    histogram event on the finer grid its T * m compositions need (``discrete.PLD_DISCRETIZATION``)."""
+    if event["kind"] == "discrete_gaussian":
+        from privevo.accountants.analysis import discrete
+
+        return discrete.event_epsilon(event, delta=delta)
     return compose_epsilon([event], delta=delta)
