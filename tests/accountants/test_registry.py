@@ -30,11 +30,12 @@ def fake():
 
 
 def test_every_accountant_declares_what_it_computes():
-    assert ACCOUNTANTS.names() == ["gdp", "prv", "rdp", "pld"]
+    assert ACCOUNTANTS.names() == ["gdp", "prv", "rdp", "pld", "zcdp"]
     for name in ACCOUNTANTS.names():
         traits = ACCOUNTANTS.traits(name)
         assert set(traits["computes"]) <= set(KINDS) and traits["computes"] and traits["description"]
-    assert ACCOUNTANTS.computing("gaussian") == ["gdp", "prv", "rdp", "pld"]
+    assert ACCOUNTANTS.computing("gaussian") == ["gdp", "prv", "rdp", "pld", "zcdp"]
+    assert ACCOUNTANTS.computing("discrete_gaussian") == ["pld", "zcdp"]
     assert ACCOUNTANTS.computing("poisson_gaussian") == ["prv", "rdp", "pld"]
     assert ACCOUNTANTS.get("gdp").inverse() is not None and ACCOUNTANTS.get("prv").inverse() is None
 
@@ -43,13 +44,13 @@ def test_an_unknown_accountant_is_one_line_listing_the_known_ones():
     with pytest.raises(UnknownNameError) as err:
         ACCOUNTANTS.check("moments", key="privacy.accountant")
     assert str(err.value) == ("params key privacy.accountant: unknown accountant 'moments'; choose from "
-                              "gdp, prv, rdp, pld")
+                              "gdp, prv, rdp, pld, zcdp")
     with pytest.raises(AccountingError, match=r"^unknown accountant 'moments'; choose from prv, rdp, pld$"):
         calibration.calibrate_sgd(sample_rate=0.01, steps=10, delta=1e-5, noise_multiplier=1.0, accountant="moments")
     with pytest.raises(UnknownAccountantError, match=r"^accountant 'gdp' does not compute Poisson-subsampled Gaussian "
                                                      r"steps \(DP-SGD\); choose from prv, rdp, pld$"):
         calibration.epsilon_for(sample_rate=0.01, noise_multiplier=1.0, steps=10, delta=1e-5, accountant="gdp")
-    with pytest.raises(AccountingError, match="unknown accountant 'moments'; choose from gdp, prv, rdp, pld"):
+    with pytest.raises(AccountingError, match="unknown accountant 'moments'; choose from gdp, prv, rdp, pld, zcdp"):
         gdp.calibrate(delta=1e-5, num_iterations=3, epsilon=1.0, accountant="moments")
 
 

@@ -137,7 +137,7 @@ def test_cli_steps_carry_the_parameters_from_s0_through_selection_and_variation(
     rng = np.random.default_rng(0)
     np.save(tmp_path / "private.npy", rng.normal(size=(100, 49)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 10))
-    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5, "mechanism": "discrete_gaussian"}))
     assert main(["pe-histogram", "--params", str(path), "--iteration", "1",
                  "--private-embeddings", str(tmp_path / "private.npy"),
                  "--private-labels", str(tmp_path / "private_labels.npy"), "--candidates", str(tmp_path / "s0.npz"),

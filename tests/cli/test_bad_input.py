@@ -94,7 +94,7 @@ def test_private_labels_out_of_range_stop_the_histogram(tmp_path):
     np.save(tmp_path / "lookahead.npy", np.zeros((4, 8), np.float32))
     np.save(tmp_path / "private.npy", np.zeros((3, 8), np.float32))
     np.save(tmp_path / "private_labels.npy", np.array([0, 1, 10]))
-    (tmp_path / "calibration.json").write_text('{"noise_multiplier": 1.0}')
+    (tmp_path / "calibration.json").write_text('{"noise_multiplier": 1.0, "mechanism": "discrete_gaussian"}')
     proc = privevo("pe-histogram", "--params", str(ROOT / "params.yaml"), "--iteration", "1",
                    "--private-embeddings", str(tmp_path / "private.npy"),
                    "--private-labels", str(tmp_path / "private_labels.npy"),

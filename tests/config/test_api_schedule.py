@@ -126,7 +126,7 @@ def test_cli_switches_from_the_simulator_to_diffusion_and_drops_the_garment_stat
     common = ["--params", str(path), "--model", str(model)]
     np.save(tmp_path / "private.npy", np.random.default_rng(0).normal(size=(40, 49)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 4))
-    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5, "mechanism": "discrete_gaussian"}))
 
     def histogram(t, candidates, lookahead):
         assert main(["pe-histogram", "--params", str(path), "--iteration", str(t),

@@ -114,8 +114,8 @@ def test_the_neighbouring_relation_record_names_the_public_keys_and_claims_no_am
     assert "keyed hash of its own bytes" in record["meaning"] and "no amplification" in record["meaning"].lower()
     whole = neighbouring_relation_record(7)
     assert "whole private training set" in whole["meaning"] and whole["membership"]["validation"]["fraction"] is None
-    with_dpsgd = neighbouring_relation_record(7, dpsgd_private_fraction=0.5, dpsgd=True)
-    assert with_dpsgd["membership"]["dpsgd_subset"]["key"] == membership_key(7, "dpsgd_subset").hex()
+    with_dpsgd = neighbouring_relation_record(7, dpsgd_seed=2, dpsgd_private_fraction=0.5)
+    assert with_dpsgd["membership"]["dpsgd_subset"]["key"] == membership_key(2, "dpsgd_subset").hex()
     assert "DP-SGD" in with_dpsgd["meaning"]
 
 

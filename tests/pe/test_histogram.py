@@ -106,8 +106,8 @@ def test_centred_cosine_votes_follow_direction_not_distance_to_the_centre():
     private = np.array([[1.0, 0.2], [0.2, 1.0], [-1.0, 0.1], [0.1, -1.0]], np.float32)
     kwargs = dict(noise_multiplier=0.0, num_neighbours=1, noise_for_class=lambda c: ReproducibleNoise(0, class_index=c, iteration=1))
     labels_p, labels_c = np.zeros(4, np.int64), np.zeros(5, np.int64)
-    l2 = noisy_histograms(private, labels_p, candidates, labels_c, **kwargs)
-    cosine = noisy_histograms(private, labels_p, candidates, labels_c, vote_metric="centred_cosine", **kwargs)
+    l2 = noisy_histograms(private, labels_p, candidates, labels_c, **kwargs).counts
+    cosine = noisy_histograms(private, labels_p, candidates, labels_c, vote_metric="centred_cosine", **kwargs).counts
     np.testing.assert_array_equal(l2, [4, 0, 0, 0, 0])
     np.testing.assert_array_equal(cosine, [0, 1, 1, 1, 1])
     unit = centred_unit(private, candidates.mean(0))

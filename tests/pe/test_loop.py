@@ -15,7 +15,7 @@ from privevo.core import seeding
 from privevo.io.artifacts import load_npz, save_images
 from privevo.config.params import load_params
 from privevo.config.schedule import variation_degrees
-from privevo.pe.noise import EntropyNoise, ReproducibleNoise
+from privevo.pe.noise import DiscreteGaussianNoise, EntropyNoise, ReproducibleNoise
 from privevo.config.triggers import rule_settings
 
 from conftest import ROOT
@@ -50,7 +50,8 @@ def test_class_c_private_samples_vote_only_for_class_c_candidates():
     zero = type("Zero", (), {"gaussian": staticmethod(lambda sigma, size: np.zeros(size))})
     noisy = pe.noisy_histograms(private, private_labels, candidates, candidate_labels, noise_multiplier=1.0,
                                 num_neighbours=1, noise_for_class=lambda c: zero())
-    np.testing.assert_array_equal(noisy, [0.0, 2.0, 3.0, 0.0])
+    np.testing.assert_array_equal(noisy.counts, [0.0, 2.0, 3.0, 0.0])
+    assert noisy.votes is None  # continuous noise: no integer output
 
 
 def test_noise_is_fresh_but_selection_is_seeded():
@@ -58,11 +59,16 @@ def test_noise_is_fresh_but_selection_is_seeded():
     candidates, private = rng.normal(size=(20, 3)).astype(np.float32), rng.normal(size=(200, 3)).astype(np.float32)
     labels, private_labels = np.repeat([0, 1], 10), rng.integers(0, 2, 200)
     args = dict(noise_multiplier=2.0, num_neighbours=1)
-    first = pe.noisy_histograms(private, private_labels, candidates, labels, noise_for_class=lambda c: EntropyNoise(), **args)
-    second = pe.noisy_histograms(private, private_labels, candidates, labels, noise_for_class=lambda c: EntropyNoise(), **args)
+    first = pe.noisy_histograms(private, private_labels, candidates, labels, noise_for_class=lambda c: EntropyNoise(),
+                                **args).counts
+    second = pe.noisy_histograms(private, private_labels, candidates, labels, noise_for_class=lambda c: EntropyNoise(),
+                                 **args).counts
     assert not np.array_equal(first, second)
+    exact = [pe.noisy_histograms(private, private_labels, candidates, labels,
+                                 noise_for_class=lambda c: DiscreteGaussianNoise(), **args) for _ in range(2)]
+    assert not np.array_equal(exact[0].votes, exact[1].votes)
     debug = [pe.noisy_histograms(private, private_labels, candidates, labels, **args,
-                                 noise_for_class=lambda c: ReproducibleNoise(3, class_index=c, iteration=1))
+                                 noise_for_class=lambda c: ReproducibleNoise(3, class_index=c, iteration=1)).counts
              for _ in range(2)]
     np.testing.assert_array_equal(*debug)
     select = dict(noise_multiplier=2.0, threshold=0.0, selection="sample", num_samples_per_class=10, iteration=1, seed=4)
@@ -126,7 +132,7 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
     np.save(tmp_path / "lookahead.npy", rng.normal(size=(30, 5)).astype(np.float32))
     np.save(tmp_path / "private.npy", rng.normal(size=(300, 5)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", rng.integers(0, 10, 300))
-    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5, "mechanism": "discrete_gaussian"}))
     argv = ["pe-histogram", "--params", str(tiny_params), "--iteration", "1",
             "--private-embeddings", str(tmp_path / "private.npy"), "--private-labels", str(tmp_path / "private_labels.npy"),
             "--candidates", str(tmp_path / "candidates.npz"), "--lookahead", str(tmp_path / "lookahead.npy"),
@@ -134,8 +140,12 @@ def test_histogram_step_writes_noisy_counts_only_and_never_redraws_a_stored_draw
     assert main(argv) == 0
     first = (tmp_path / "iter_001" / "histogram.npz").read_bytes()
     histogram = load_npz(tmp_path / "iter_001" / "histogram.npz")
-    assert str(histogram["noise_source"]) == "os-entropy"
+    assert str(histogram["noise_source"]) == "discrete-gaussian-opendp"
     assert "clean" not in " ".join(histogram)
+    # The exact mechanism's output is integers; the weighted counts are those integers over sqrt(m), nothing finer.
+    m = load_params(tiny_params)["pe"]["num_nearest_neighbours"]
+    assert histogram["noisy_votes"].dtype == np.int64
+    np.testing.assert_array_equal(histogram["noisy_count"], histogram["noisy_votes"] / np.sqrt(m))
     # Snakemake deletes the outputs of a job it thinks incomplete; the stored draw survives and is reused.
     for name in ("histogram.npz", "histogram.csv", "selected.npz"):
         (tmp_path / "iter_001" / name).unlink()
@@ -154,7 +164,7 @@ def test_histogram_records_the_voted_population_so_inspect_finds_s0(tiny_params,
     np.save(base / "lookahead.npy", rng.normal(size=(30, 5)).astype(np.float32))
     np.save(tmp_path / "private.npy", rng.normal(size=(300, 5)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", rng.integers(0, 10, 300))
-    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5, "mechanism": "discrete_gaussian"}))
     assert main(["pe-histogram", "--params", str(tiny_params), "--iteration", "1",
                  "--private-embeddings", str(tmp_path / "private.npy"),
                  "--private-labels", str(tmp_path / "private_labels.npy"),

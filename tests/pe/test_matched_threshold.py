@@ -130,7 +130,7 @@ def test_the_histogram_step_records_the_matched_h_per_class(smoke, tmp_path, cap
     np.save(tmp_path / "lookahead.npy", rng.normal(size=(200, 5)).astype(np.float32))
     np.save(tmp_path / "private.npy", rng.normal(size=(3000, 5)).astype(np.float32))
     np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 300))
-    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5}))
+    (tmp_path / "calibration.json").write_text(json.dumps({"noise_multiplier": 0.5, "mechanism": "discrete_gaussian"}))
     out = tmp_path / "iter_001"
     assert main(["pe-histogram", "--params", str(params_path), "--iteration", "1",
                  "--private-embeddings", str(tmp_path / "private.npy"),

@@ -53,7 +53,7 @@ def release(tmp_path):
         np.save(folder / "lookahead.npy", candidates)
         np.save(folder / "private.npy", private)
         np.save(folder / "private_labels.npy", private_labels)
-        (folder / "calibration.json").write_text(json.dumps({"noise_multiplier": 7.3}))
+        (folder / "calibration.json").write_text(json.dumps({"noise_multiplier": 7.3, "mechanism": "gaussian" if reproducible_noise else "discrete_gaussian"}))
         assert main(["pe-histogram", "--params", str(folder / "params.yaml"), "--iteration", "2",
                          "--private-embeddings", str(folder / "private.npy"),
                          "--private-labels", str(folder / "private_labels.npy"),

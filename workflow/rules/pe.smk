@@ -159,6 +159,7 @@ rule pe_release:
         audit=lambda w: layout_of("run")(w).audit if LABELLED else [],  # the audit's stand-ins are other classes
         histograms=lambda w: [layout_of("run")(w).iteration_dir(t) + "/histogram.npz"
                               for t in range(1, layout_of("run")(w).num_iterations + 1)],
+        data_manifest=lambda w: layout_of("run")(w).data_manifest,
     output:
         synthetic=P.synthetic,
         grid=report(P.synthetic_grid, category="samples", subcategory="final", caption="../report/synthetic.rst"),
@@ -179,4 +180,5 @@ rule pe_release:
     shell:
         "{PRIVEVO} --threads {threads} pe-release {PARAMS} {params.run} --model {params.model} {params.public} "
         "--final {input.final} --calibration {input.calibration} --histograms {input.histograms} "
+        "--data-manifest {input.data_manifest} "
         "{params.audit} --out-synthetic {output.synthetic} --out-privacy {output.privacy} > {log} 2>&1"

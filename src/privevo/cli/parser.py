@@ -159,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--audit", help="audit.json of this run, to include in privacy.json")
     p.add_argument("--histograms", nargs="*", default=(),
                    help="the run's iter_*/histogram.npz, for the classes that fell back to uniform parents")
+    p.add_argument("--data-manifest", help="data_manifest.json: its public membership record (the neighbouring relation)")
     p.add_argument("--model", help="the foundation model folder: needed when pe.release_size adds variations of S_T")
     p.add_argument("--public", help=PUBLIC_POOL_HELP)
     p = step("audit", "audit", "empirical privacy audit: a lower bound on the epsilon of one histogram release")

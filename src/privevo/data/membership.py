@@ -75,38 +75,35 @@ def membership_record(seed: int, role: str, fraction: float | None) -> dict:
         "key_source": f"public: numpy SeedSequence(entropy=root seed {int(seed)}, spawn_key=crc32('membership:{role}'))"
                       f", first {KEY_BYTES} bytes",
         "rule": ("member when u < fraction, u = (top 53 bits of blake2b(key=key, digest_size=8) over the image's "
-                 "uint8 bytes then '|HxWxC') / 2**53" + ("" if fraction is not None else "; fraction null: no subset")),
+                 "uint8 bytes then '|HxWxC') / 2**53" + ("" if fraction is not None else "; fraction null: not "
+                                                                                          "applied")),
     }
+
+
+_WHAT = {"validation": "the validation hold-out", "private_subset": "the voting subset",
+         "dpsgd_subset": "DP-SGD's training subset"}
 
 
 def neighbouring_relation_record(seed: int, *, validation_fraction: float | None = None,
-                                 private_fraction: float | None = None,
-                                 dpsgd_private_fraction: float | None = None, dpsgd: bool = False) -> dict:
-    """The neighbouring relation that holds for a release made from data prepared with root ``seed`` (the data
-    stage's seed: a run's model seed), as a JSON-ready record. ``dpsgd`` adds DP-SGD's own subset
-    (``dpsgd.private_fraction``, keyed by the DP-SGD step's seed, which is the one to pass then)."""
-    holdout = bool(validation_fraction)
-    roles = {"validation": validation_fraction if holdout else None, "private_subset": private_fraction}
-    if dpsgd:
-        roles["dpsgd_subset"] = dpsgd_private_fraction
-    subsets = [MEMBERSHIP_ROLES[r] for r, f in roles.items() if f is not None]
-    return {
-        "neighbouring": "add/remove one private image",
-        "membership": {role: membership_record(seed, role, fraction) for role, fraction in roles.items()},
-        "meaning": (
-            "add/remove one private image. "
-            + ("Membership of each image in " + " and in ".join(
-                {"data.validation_fraction": "the validation hold-out",
-                 "data.private_fraction": "the voting subset",
-                 "dpsgd.private_fraction": "DP-SGD's training subset"}[s] for s in subsets)
-               + " is decided by a keyed hash of its own bytes (the key is public and stored here), so neighbouring "
-                 "data sets still differ in one image after the split. The subset sizes are private (Binomial) and "
-                 "not reported. No amplification by subsampling is claimed, since the key is public."
-               if subsets else
-               "The whole private training set is used: no hold-out and no subset.")
-        ),
-        "amplification_by_subsampling": False,
-    }
+                                 private_fraction: float | None = None, dpsgd_seed: int | None = None,
+                                 dpsgd_private_fraction: float | None = None) -> dict:
+    """The neighbouring relation that holds after the split, as a JSON-ready record: ``seed`` is the data stage's
+    (a run's model seed, which split ``private_train.npz``); ``dpsgd_seed`` (the DP-SGD step's seed) adds DP-SGD's
+    own subset, ``dpsgd.private_fraction``. The record names the public keys and claims no amplification."""
+    rules = {"validation": membership_record(seed, "validation", validation_fraction or None),
+             "private_subset": membership_record(seed, "private_subset", private_fraction)}
+    if dpsgd_seed is not None:
+        rules["dpsgd_subset"] = membership_record(dpsgd_seed, "dpsgd_subset", dpsgd_private_fraction)
+    applied = [_WHAT[role] for role, rule in rules.items() if rule["fraction"] is not None]
+    if applied:
+        meaning = (f"add/remove one private image. Membership of each image in {' and in '.join(applied)} is decided "
+                   "by a keyed hash of its own bytes (the key is public and stored here), so neighbouring data sets "
+                   "still differ in one image after the split. The sizes are private (Binomial) and not reported. No "
+                   "amplification by subsampling is claimed, since the key is public.")
+    else:
+        meaning = "add/remove one private image. The whole private training set is used: no hold-out and no subset."
+    return {"neighbouring": "add/remove one private image", "membership": rules, "meaning": meaning,
+            "amplification_by_subsampling": False}
 
 
 __all__ = ["MEMBERSHIP_ROLES", "membership_key", "membership_uniforms", "hash_members", "hash_subset",

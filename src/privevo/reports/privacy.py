@@ -5,6 +5,7 @@ from __future__ import annotations
 from privevo.data.private import params_class_names
 from privevo.config.privacy import (base_histogram_threshold, histogram_events, histogram_mechanism,
                                     reference_noise_multiplier, threshold_record)
+from privevo.config.selected import selected_on_private_data_record
 from privevo.config.schedule import population_sizes, run_uses_foundation_model, variation_degrees
 from privevo.pe.noise import noise_record
 
@@ -45,24 +46,25 @@ def _threshold_rule(params: dict) -> str:
             "applied are the threshold column of iter_*/histogram.csv")
 
 
-def private_subset_record(max_private_samples: int | None) -> dict:
-    """What a ``data.max_private_samples`` subset means for the guarantee."""
-    if max_private_samples is None:
-        return {"max_private_samples": None, "meaning": "the whole private training set voted"}
-    return {
-        "max_private_samples": int(max_private_samples),
-        "meaning": (f"only a stratified subset of at most {max_private_samples} private training images voted; the "
-                    "guarantee covers that subset, and the choice of subset is a fixed function of the data "
-                    "order (not a random subsample), so it gives no privacy amplification"),
-    }
+def private_subset_record(params: dict, relation: dict | None = None) -> dict:
+    """Which private images voted, and the neighbouring relation that then holds: ``relation`` as the data step
+    wrote it into data_manifest.json (the keys the data was really split with), else rebuilt from the params."""
+    if relation is not None:
+        return relation
+    from privevo.data.membership import neighbouring_relation_record
+
+    data = params["data"]
+    return neighbouring_relation_record(params["seed"], validation_fraction=data.get("validation_fraction"),
+                                        private_fraction=data.get("private_fraction"))
 
 
 def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit: dict | None = None,
-                   compute: dict | None = None, uniform_fallbacks: list[dict] | None = None) -> dict:
+                   compute: dict | None = None, uniform_fallbacks: list[dict] | None = None,
+                   neighbouring_relation: dict | None = None) -> dict:
     """privacy.json: epsilon, delta, sigma, T, the accountant, the noise source, and what is released.
 
     ``uniform_fallbacks``: the (iteration, class) pairs whose parents were drawn uniformly (every noisy count below
-    H)."""
+    H); ``neighbouring_relation``: the data manifest's membership record (:func:`private_subset_record`)."""
     pe = params["pe"]
     sigma = calibration["noise_multiplier"]
     noise = noise_record(params["privacy"])
@@ -105,7 +107,7 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
                                   "uniform_fallback column)"),
         "selection": pe["selection"] + (f" (top {pe['rank_top']} per class)" if pe["selection"] == "rank" else ""),
         "post_processing": "threshold, normalisation, selection and variation use only the noisy histograms",
-        "private_data": private_subset_record(params["data"]["max_private_samples"]),
+        "private_data": private_subset_record(params, neighbouring_relation),
         "public": {
             "private_set": params["data"]["private_set"],
             "class_set": params_class_names(params),
@@ -127,6 +129,7 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
                        "iter_*/candidates.npz", "iter_*/draws/*.npz (the stored noisy counts)"],
         "clean_counts_written": False,
+        "selected_on_private_data": selected_on_private_data_record(params),
         "note": DP_RELEASE_NOTE,
         "num_synthetic": int(num_synthetic),
     }

@@ -22,7 +22,9 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
     from privevo.pe.loop import noisy_histograms, select_parents
 
     pe, privacy = params["pe"], params["privacy"]
-    sigma = load_json(calibration)["noise_multiplier"]
+    calibrated = load_json(calibration)
+    _check_calibrated_mechanism(params, calibrated, calibration)
+    sigma = calibrated["noise_multiplier"]
     images, labels = load_images(candidates, num_classes=common.num_classes(params))
     lookahead_path = lookahead
     lookahead, noise = load_npy(lookahead), noise_record(privacy)["source"]
@@ -64,3 +66,14 @@ def _private_embeddings(params: dict, private_embeddings: str, private_labels: s
                           num_classes=common.num_classes(params),
                           name=private_labels)
     return embeddings, labels
+
+
+def _check_calibrated_mechanism(params: dict, calibrated: dict, path: str) -> None:
+    """Refuse to draw when the calibration accounts another mechanism than the one privacy.histogram_noise draws:
+    its sigma would be the wrong one for this release (a calibration without the key predates exact noise)."""
+    from privevo.config.privacy import histogram_mechanism
+
+    accounted, drawn = calibrated.get("mechanism", "gaussian"), histogram_mechanism(params)
+    if accounted != drawn:
+        raise SystemExit(f"privevo pe-histogram: {path} accounts the {accounted} mechanism but "
+                         f"privacy.histogram_noise draws {drawn}; recalibrate (privevo calibrate) before drawing")

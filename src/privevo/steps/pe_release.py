@@ -12,9 +12,10 @@ logger = logging.getLogger("privevo")
 
 def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str, out_privacy: str,
                model: str | None = None, audit: str | None = None, public: str | None = None,
-               histograms: list[str] = ()) -> None:
+               histograms: list[str] = (), data_manifest: str | None = None) -> None:
     from privevo.config.schedule import population_of_iteration
     from privevo.io.artifacts import load_json, load_npz, save_json
+    from privevo.data.prepare import read_neighbouring_relation
     from privevo.reports.privacy import privacy_report
 
     final = load_npz(final)
@@ -43,7 +44,8 @@ def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str
     audit = load_json(audit) if audit else None
     report = privacy_report(params, load_json(calibration), num_synthetic=len(images), audit=audit,
                             compute=_compute_record(params, model_dir=model),
-                            uniform_fallbacks=uniform_fallbacks(histograms))
+                            uniform_fallbacks=uniform_fallbacks(histograms),
+                            neighbouring_relation=read_neighbouring_relation(data_manifest) if data_manifest else None)
     if release is not None:
         report["release"] = release
     save_json(out_privacy, report)
