@@ -94,11 +94,15 @@ def test_an_unknown_embedder_is_an_error_naming_the_key_not_a_silent_fallback():
 def test_noise_sources_are_registered_with_their_traits_and_the_policy_picks_by_name():
     from privevo.pe.noise import NOISE_SOURCES, dp_noise_source, noise_record, noise_source
 
-    assert set(NOISE_SOURCES.names()) == {"os-entropy", "secure", "reproducible-from-public-seed"}
+    assert set(NOISE_SOURCES.names()) == {"discrete-gaussian-opendp", "os-entropy", "secure",
+                                          "reproducible-from-public-seed"}
     for name in NOISE_SOURCES.names():
         assert set(NOISE_SOURCES.required_traits) <= set(NOISE_SOURCES.traits(name))
     default = {"secure_noise": False, "reproducible_noise": False}
-    assert noise_source(default, seed=0, class_index=0, iteration=1).name == noise_record(default)["source"] == "os-entropy"
+    assert (noise_source(default, seed=0, class_index=0, iteration=1).name == noise_record(default)["source"]
+            == "discrete-gaussian-opendp")
+    assert NOISE_SOURCES.trait("discrete-gaussian-opendp", "discrete") is True
+    assert dp_noise_source(default).name == "os-entropy"  # DP-SGD's noise is continuous
     assert dp_noise_source({**default, "secure_noise": True}).name == "secure"
     debug = {**default, "reproducible_noise": True}
     assert noise_source(debug, seed=0, class_index=0, iteration=1).name == "reproducible-from-public-seed"

@@ -83,8 +83,9 @@ def test_a_null_reference_keeps_the_run_folder_and_a_number_moves_it(smoke, tmp_
     null = _params(tmp_path, smoke)
     matched = _params(tmp_path, smoke, histogram_threshold_reference_epsilon=1.0)
     assert null["pe"]["histogram_threshold_reference_epsilon"] is None
-    # config/smoke.yaml's folder before the setting existed (085fbb2): runs made then are still found.
-    assert Layout(load_params(ROOT / "config" / "smoke.yaml")).keys["run"] == "default-9de61650/seed_0/eps_1"
+    # config/smoke.yaml's folder since exact noise and keyed-hash membership (issue 40 changed the mechanism and the
+    # data split, so its runs must not mix with the continuous-noise folder 9de61650 of 085fbb2).
+    assert Layout(load_params(ROOT / "config" / "smoke.yaml")).keys["run"] == "default-4e01cbe5/seed_0/eps_1"
     assert Layout(null).keys["run"] != Layout(matched).keys["run"]
     assert "reference_epsilon" not in rule_settings(null, "pe_histogram")
     assert rule_settings(matched, "pe_histogram")["reference_epsilon"] == 1.0
@@ -106,8 +107,9 @@ def test_a_non_positive_reference_is_named_in_one_line(smoke, tmp_path):
 
 
 def test_the_privacy_report_states_the_rule(smoke, tmp_path):
-    calibration = {"epsilon": 10.0, "delta": 1e-5, "noise_multiplier": 2.0, "num_iterations": 3, "accountant": "gdp",
-                   "accountant_description": "", "sensitivity_l2": 1.0, "neighbouring": "add/remove"}
+    calibration = {"epsilon": 10.0, "delta": 1e-5, "noise_multiplier": 2.0, "num_iterations": 3, "accountant": "pld",
+                   "accountant_description": "", "sensitivity_l2": 1.0, "neighbouring": "add/remove",
+                   "mechanism": "discrete_gaussian"}
     fixed = privacy_report(_params(tmp_path, smoke), calibration, num_synthetic=10)
     matched = privacy_report(_params(tmp_path, smoke, histogram_threshold_reference_epsilon=1.0), calibration,
                              num_synthetic=10)
@@ -139,9 +141,10 @@ def test_the_histogram_step_records_the_matched_h_per_class(smoke, tmp_path, cap
                  "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(out)]) == 0
     histogram = load_npz(out / "histogram.npz")
     assert float(histogram["threshold"]) == 2.0
-    from privevo.accountants.gdp import noise_multiplier_for_epsilon
+    from privevo.config.privacy import reference_noise_multiplier
 
-    reference_sigma = noise_multiplier_for_epsilon(epsilon=1.0, delta=smoke["privacy"]["delta"], num_iterations=3)
+    # The reference's sigma is solved for the mechanism the run draws (exact), not the continuous one.
+    reference_sigma = reference_noise_multiplier(load_params(params_path, at_epsilon=True))
     for c in range(10):
         mask = histogram["labels"] == c
         expected = matched_threshold(histogram["noisy_count"][mask], threshold=2.0, noise_multiplier=0.5,

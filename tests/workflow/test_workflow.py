@@ -53,8 +53,12 @@ def test_outputs_exist_with_the_right_shapes(smoke_run):
     for t in (1, 2):
         folder = Path(layout.iteration_dir(t))
         table = pd.read_csv(folder / "histogram.csv")
-        assert list(table.columns) == ["candidate_id", "class", "noisy_count", "thresholded_count", "selected_count",
-                                       "threshold"]
+        assert list(table.columns) == ["candidate_id", "class", "noisy_votes", "noisy_count", "thresholded_count",
+                                       "selected_count", "threshold", "uniform_fallback"]
+        # The exact mechanism's integer output, and the weighted counts derived from it: nothing finer is stored.
+        m = smoke_run["params"]["pe"]["num_nearest_neighbours"]
+        assert table["noisy_votes"].dtype == np.int64
+        np.testing.assert_allclose(table["noisy_count"], table["noisy_votes"] / np.sqrt(m), rtol=1e-15)
         assert table.groupby("class")["selected_count"].sum().eq(per_class).all()
         # The smoke config keeps one H (no reference epsilon): H = histogram_threshold x sigma in every row.
         np.testing.assert_allclose(table["threshold"], privacy["histogram_threshold"])

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -43,6 +44,10 @@ def test_a_three_class_image_folder_runs_the_workflow(tmp_path, api):
     write_image_folder(tmp_path / "private", per_class={"train": 12, "test": 6}, shape=(28, 28, 1),
                        class_names=CLASSES)
     if api == "diffusion":
+        # Unequal classes, one of a single image: it must run (issue 40), falling back to uniform parents where
+        # its noisy counts all fall below H.
+        for extra in sorted((tmp_path / "private" / "train" / CLASSES[0]).iterdir())[1:]:
+            extra.unlink()
         model_dir = write_tiny_model(tmp_path / "tiny32", size=32, channels=3)
     else:
         model_dir = build_tiny_pipeline(tmp_path / "tiny-t2i")
@@ -59,6 +64,12 @@ def test_a_three_class_image_folder_runs_the_workflow(tmp_path, api):
     assert images.shape == (24, 28, 28, 1) and np.bincount(labels).tolist() == [8, 8, 8]
     privacy = load_json(layout.privacy_report)
     assert privacy["public"]["class_set"] == CLASSES
+    flagged = {(entry["iteration"], entry["class"]) for entry in privacy["uniform_fallbacks"]}
+    for t in range(1, params["pe"]["num_iterations"] + 1):
+        table = pd.read_csv(f"{layout.iteration_dir(t)}/histogram.csv")
+        fell_back = table.groupby("class")["uniform_fallback"].first()
+        assert {(t, int(c)) for c in fell_back[fell_back].index} == {(i, c) for i, c in flagged if i == t}
+        assert (table.groupby("class")["thresholded_count"].sum()[fell_back] == 0).all()
     metrics = load_json(layout.metrics)
     assert 0.0 <= metrics["accuracy_mean"] <= 1.0
     assert {"precision_final", "recall_final"} <= set(metrics)

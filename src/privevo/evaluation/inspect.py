@@ -76,6 +76,9 @@ def histogram_summary(histogram: dict[str, np.ndarray], *, top: int = 3) -> pd.D
                 noisy, threshold=class_threshold(histogram, mask), noise_multiplier=sigma, num_draws=max(draws, 1))
         if "candidate_threshold" in histogram:
             row["H"] = class_threshold(histogram, mask)
+        if "uniform_fallback" in histogram:
+            # Every noisy count fell below H: the parents were drawn uniformly (pe.loop.select_parents).
+            row["uniform_fallback"] = bool(histogram["uniform_fallback"][mask].any())
         rows.append(row)
     return pd.DataFrame(rows)
 
