@@ -32,13 +32,12 @@ PE_SETTINGS = (
 
 def selected_on_private_data_record(params: dict) -> dict:
     """privacy.json's statement of which PE settings were chosen on private data, and whether this run uses the
-    chosen values (DP-SGD's own list is privevo.models.dpsgd_settings, in dpsgd.json)."""
+    chosen values (DP-SGD's own list, privevo.models.dpsgd_settings, is added by the privacy report)."""
     settings = []
     for entry in PE_SETTINGS:
         value = _value(params, entry["setting"])
         settings.append({**entry, "this_run": value, "in_effect": _same(value, entry["chosen"])})
-    return {"status": STATUS, "how": HOW, "scope": SCOPE, "pe": settings,
-            "dpsgd": "DP-SGD's defaults: dpsgd.json's selected_on_private_data"}
+    return {"status": STATUS, "how": HOW, "scope": SCOPE, "pe": settings}
 
 
 def _value(params: dict, setting: str):

@@ -146,7 +146,8 @@ def load_flat_image_folder(root: str | os.PathLike, *, size: int | tuple[int, in
     root = Path(root).expanduser()
     images = _read_checked(_flat_image_files(root), _normalize_size(size))
     check_image_set(images, None, name=f"image folder {root}", shape=tuple(images.shape[1:]))
-    logger.info("loaded %d unlabelled images from %s", images.shape[0], root)
+    # The count of a private folder is a private fact: it goes to data_manifest.json (labelled private), not the log.
+    logger.info("loaded the unlabelled images of %s", root)
     return images
 
 
@@ -172,5 +173,6 @@ def load_image_folder(
     class_names = [d.name for d in class_dirs]
     check_image_set(images, label_array, name=f"image folder {root}", num_classes=len(class_names),
                     shape=tuple(images.shape[1:]))
-    logger.info("loaded %d images of %d classes from %s", len(labels), len(class_names), root)
+    # The counts of a private folder are private facts: they go to data_manifest.json (labelled private), not the log.
+    logger.info("loaded the images of %d classes from %s", len(class_names), root)
     return images, label_array, class_names

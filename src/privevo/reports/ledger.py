@@ -2,7 +2,7 @@
 
 Several PE seeds (and DP-SGD models) trained on the same private data are separate releases. Each has
 its own (epsilon, delta). If more than one is published, their privacy losses compose: the ledger
-composes all their Gaussian events in one PLD accountant (dp-accounting) at the common delta.
+composes all their events (exact and continuous Gaussian histograms, DP-SGD steps) in one PLD accountant (dp-accounting) at the common delta.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def privacy_ledger(releases: list[dict]) -> dict:
         "composed_epsilon_all": compose_epsilon(_group_events(releases), delta=delta),
         "composed_epsilon_per_method": {method: compose_epsilon(_group_events(group), delta=delta)
                                         for method, group in by_method.items()},
-        "composition": ("dp-accounting PLDAccountant over every release's Gaussian events, at the common delta; "
+        "composition": ("dp-accounting PLDAccountant over every release's events, at the common delta; "
                         "a release built on another (PE + DP-SGD on a PE release) shares that release's events, "
                         "counted once"),
         "note": LEDGER_NOTE,

@@ -6,6 +6,7 @@ from privevo.data.private import params_class_names
 from privevo.config.privacy import (base_histogram_threshold, histogram_events, histogram_mechanism,
                                     reference_noise_multiplier, threshold_record)
 from privevo.config.selected import selected_on_private_data_record
+from privevo.models.dpsgd_settings import selected_on_private_data_record as dpsgd_selected_on_private_data
 from privevo.config.schedule import population_sizes, run_uses_foundation_model, variation_degrees
 from privevo.pe.noise import noise_record
 
@@ -129,7 +130,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
                        "iter_*/candidates.npz", "iter_*/draws/*.npz (the stored noisy counts)"],
         "clean_counts_written": False,
-        "selected_on_private_data": selected_on_private_data_record(params),
+        "selected_on_private_data": {**selected_on_private_data_record(params),
+                                     "dpsgd": dpsgd_selected_on_private_data()},
         "note": DP_RELEASE_NOTE,
         "num_synthetic": int(num_synthetic),
     }
