@@ -63,11 +63,11 @@ def test_calibration_solves_sigma_for_the_exact_mechanism():
                            mechanism="discrete_gaussian", votes_per_sample=DEFAULT_M)
     continuous_sigma = gdp.noise_multiplier_for_epsilon(epsilon=1.0, delta=DELTA, num_iterations=DEFAULT_T)
     assert continuous_sigma < record["noise_multiplier"] < 1.002 * continuous_sigma
-    assert 0.999 <= record["epsilon"] <= 1.0
+    assert record["epsilon"] == 1.0 and 0.999 <= record["epsilon_accounted"] <= 1.0
     assert record["mechanism"] == "discrete_gaussian" and record["votes_per_sample"] == DEFAULT_M
     facts = record["discrete"]
     assert facts["zcdp_rho"] == pytest.approx(facts["zcdp_rho_opendp"], rel=1e-12)
-    assert facts["zcdp_epsilon"] > record["epsilon"] > facts["continuous_gaussian_epsilon"]
+    assert facts["zcdp_epsilon"] > record["epsilon_accounted"] > facts["continuous_gaussian_epsilon"]
     assert facts["noise_scale_integer_votes"] == pytest.approx(record["noise_multiplier"] * math.sqrt(10))
     by_zcdp = gdp.calibrate(epsilon=1.0, delta=DELTA, num_iterations=DEFAULT_T, accountant="zcdp",
                             mechanism="discrete_gaussian", votes_per_sample=DEFAULT_M, cross_check=False)

@@ -79,3 +79,18 @@ def test_populations_of_different_sizes_are_compared_at_the_smallest():
     assert rows.tolist() == equal_size_rows(labels, 4, seed=0, iteration=2).tolist()  # seeded: reruns agree
     assert rows.tolist() != equal_size_rows(labels, 4, seed=0, iteration=3).tolist()
     assert equal_size_rows(labels, 10, seed=0, iteration=0).tolist() == list(range(21))  # no class above: all rows
+
+
+def test_a_one_image_class_has_no_per_class_reference_and_no_per_class_fd():
+    """Small classes run (issue 40): a class of one private image cannot have a covariance, so it is left out of
+    the per-class FD instead of stopping the evaluation."""
+    import numpy as np
+
+    from privevo.evaluation.fd_curve import population_distances, reference_stats
+
+    rng = np.random.default_rng(0)
+    embeddings, labels = rng.normal(size=(21, 3)), np.array([0] * 20 + [1])
+    reference = reference_stats(embeddings, labels)
+    assert set(reference) == {"all", "0"}
+    distances = population_distances(rng.normal(size=(10, 3)), np.repeat([0, 1], 5), reference)
+    assert set(distances) == {"all", "0"}

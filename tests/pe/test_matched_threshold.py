@@ -155,3 +155,36 @@ def test_the_histogram_step_records_the_matched_h_per_class(smoke, tmp_path, cap
     assert main(["inspect", str(out), "--plot", str(tmp_path / "counts.png")]) == 0
     assert "matched per class" in capsys.readouterr().out
     assert (tmp_path / "counts.png").stat().st_size > 1000
+
+
+def test_the_h_reported_is_the_h_applied_with_unit_sigma_below_the_reference(smoke, tmp_path):
+    """Before issue 40, unit sigma at epsilon 0.5 with reference epsilon 1 applied H x sigma_ref (21.1) while
+    privacy.json reported H x sigma (39.8). One function now gives both."""
+    from privevo.accountants.gdp import calibrate
+    from privevo.config.privacy import calibration_arguments
+
+    smoke["pe"].update(num_samples_per_class=20, num_iterations=3, histogram_threshold=2.0,
+                       histogram_threshold_unit="sigma", histogram_threshold_reference_epsilon=1.0,
+                       selection="proportional", variation_degrees=[0.9, 0.6, 0.3])
+    smoke["privacy"].update(epsilon=0.5)
+    params_path = tmp_path / "params.yaml"
+    params_path.write_text(yaml.safe_dump(smoke))
+    params = load_params(params_path, at_epsilon=True)
+    calibration = calibrate(epsilon=0.5, delta=params["privacy"]["delta"], num_iterations=3, cross_check=False,
+                            **calibration_arguments(params))
+    (tmp_path / "calibration.json").write_text(json.dumps(calibration))
+    rng = np.random.default_rng(4)
+    labels = np.repeat(np.arange(10), 20)
+    save_images(tmp_path / "candidates.npz", np.zeros((200, 4, 4, 1), np.uint8), labels)
+    np.save(tmp_path / "lookahead.npy", rng.normal(size=(200, 5)).astype(np.float32))
+    np.save(tmp_path / "private.npy", rng.normal(size=(3000, 5)).astype(np.float32))
+    np.save(tmp_path / "private_labels.npy", np.repeat(np.arange(10), 300))
+    assert main(["pe-histogram", "--params", str(params_path), "--iteration", "1",
+                 "--private-embeddings", str(tmp_path / "private.npy"),
+                 "--private-labels", str(tmp_path / "private_labels.npy"),
+                 "--candidates", str(tmp_path / "candidates.npz"), "--lookahead", str(tmp_path / "lookahead.npy"),
+                 "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(tmp_path / "iter_001")]) == 0
+    applied = float(load_npz(tmp_path / "iter_001" / "histogram.npz")["threshold"])
+    reported = privacy_report(params, calibration, num_synthetic=10)["histogram_threshold"]
+    assert reported == pytest.approx(applied, rel=1e-12)
+    assert applied < 2.0 * calibration["noise_multiplier"]  # H x sigma_ref, the reference's (smaller) noise

@@ -21,7 +21,7 @@ def real_mode_params(base, **data):
     params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     params["paths"] = {"data_dir": str(base / "data"), "results_dir": str(base / "results")}
     # about 300 of Fashion-MNIST's 60,000 training images (a public number); a caller's data may replace it
-    params["data"].update(private_fraction=0.005, augmented_count=1000, shapes_count=300, **data)
+    params["data"].update({"private_fraction": 0.005, "augmented_count": 1000, "shapes_count": 300, **data})
     params["model"].update(source="local", local_path=str(base / "tiny32"))
     params["pe"].update(num_samples_per_class=4, num_iterations=1, variation_degrees=[0.6], num_inference_steps=4,
                         release_size=6)

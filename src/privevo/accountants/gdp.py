@@ -94,24 +94,29 @@ def calibrate(
         noise_multiplier = noise_multiplier_for_epsilon(epsilon=epsilon, delta=delta, num_iterations=num_iterations,
                                                         **how)
         solved_for = "noise_multiplier"
+        accounted = epsilon
         if ACCOUNTANTS.get(accountant).inverse() is None or mechanism != KIND:
-            # a search: report the epsilon of the sigma found
-            epsilon = epsilon_for_noise_multiplier(noise_multiplier=noise_multiplier, delta=delta,
-                                                   num_iterations=num_iterations, **how)
+            # A search lands at or just below the target: the guarantee stated is the target (an upper bound on
+            # the accountant's value), and the accountant's own value is recorded beside it.
+            accounted = epsilon_for_noise_multiplier(noise_multiplier=noise_multiplier, delta=delta,
+                                                     num_iterations=num_iterations, **how)
+            if accounted > epsilon:
+                raise ArithmeticError(f"the noise found for epsilon {epsilon:g} is accounted at {accounted:g}")
     else:
         noise_multiplier = check_noise_multiplier(noise_multiplier)
-        epsilon = epsilon_for_noise_multiplier(noise_multiplier=noise_multiplier, delta=delta,
-                                               num_iterations=num_iterations, **how)
+        epsilon = accounted = epsilon_for_noise_multiplier(noise_multiplier=noise_multiplier, delta=delta,
+                                                           num_iterations=num_iterations, **how)
         solved_for = "epsilon"
     record = pe_record(epsilon=epsilon, delta=delta, noise_multiplier=noise_multiplier, num_iterations=num_iterations,
                        mu=analysis.gdp_mu(noise_multiplier=noise_multiplier, num_iterations=num_iterations),
                        solved_for=solved_for, accountant=accountant, description=ACCOUNTANTS.describe(accountant))
+    record["epsilon_accounted"] = float(accounted)
     record["mechanism"] = mechanism
     if mechanism == DISCRETE_KIND:
         record["votes_per_sample"] = int(votes_per_sample)
         record["discrete"] = discrete_record(noise_multiplier=noise_multiplier, delta=delta,
                                              num_iterations=num_iterations, votes_per_sample=votes_per_sample,
-                                             epsilon=epsilon)
+                                             epsilon=accounted)
     if cross_check:
         step = pld_discretization(epsilon)
         record["cross_check"] = pe_cross_check(

@@ -274,7 +274,8 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                       **dp_noise_setting(params)}
     dpsgd_key = f"{settings_hash(dpsgd_settings)}/seed_{seed}/{privacy_tag(params)}"
     audit_key = settings_hash({"audit": params["audit"], "pe": pick_keys(pe, "num_nearest_neighbours", "histogram_threshold",
-                                                                    "histogram_threshold_unit")})
+                                                                    "histogram_threshold_unit", "vote_metric"),
+                               **histogram_noise_setting(params)})
     # "PE + DP-SGD" at this run's (total) epsilon fine-tunes the CNN trained on the PE run at pe_fraction * epsilon.
     pe_epsilon = mix_pe_epsilon(params)
     if mix_pe_run is None and pe_epsilon is not None:
@@ -312,6 +313,11 @@ def dp_noise_setting(params: dict) -> dict:
     """DP-SGD's noise source when it is not the default (privacy.secure_noise), for its folders and triggers; the
     default adds nothing, so the folders of runs made before the setting reached DP-SGD stay where they were."""
     return without_neutral(pick_keys(params["privacy"], "secure_noise"), secure_noise=False)
+
+
+def histogram_noise_setting(params: dict) -> dict:
+    """The privacy settings that pick the histograms' noise source (what the audit draws from)."""
+    return {"noise": pick_keys(params["privacy"], "histogram_noise", "secure_noise", "reproducible_noise")}
 
 
 def pick_keys(section: dict, *keys: str) -> dict:

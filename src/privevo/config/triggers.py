@@ -10,7 +10,8 @@ import hashlib
 import re
 from pathlib import Path
 
-from privevo.config.layout import dp_noise_setting, output_image_settings, pick_keys, without_keys, without_neutral
+from privevo.config.layout import (dp_noise_setting, histogram_noise_setting, output_image_settings, pick_keys,
+                                   without_keys, without_neutral)
 from privevo.config.params import fd_embedding_name, settings_at_epsilon
 from privevo.config.schedule import degree_of_iteration
 
@@ -136,9 +137,12 @@ def _rule_settings(params: dict, rule_name: str):
         "pe_init": {**sampler, **pick_keys(pe, "num_samples_per_class")},
         "pe_lookahead_initial": {**sampler, **embedding, **pick_keys(pe, "lookahead_degree"),
                                  "degree": degree_of_iteration(params, 1)},
-        "calibrate": {**params["privacy"], **pick_keys(pe, "num_iterations")},
+        # The exact mechanism's accounting depends on m (T * m one-dimensional discrete Gaussians).
+        "calibrate": {**params["privacy"], **pick_keys(pe, "num_iterations", "num_nearest_neighbours")},
+        # The audit runs the run's own histogram path: its votes, metric and noise source.
         "audit": {**params["audit"], **pick_keys(pe, "num_nearest_neighbours", "histogram_threshold",
-                                                          "histogram_threshold_unit", "nn_backend")},
+                                                          "histogram_threshold_unit", "nn_backend", "vote_metric"),
+                  **histogram_noise_setting(params)},
         "pe_histogram": {"seed": params["seed"], **pick_keys(pe, "histogram_threshold", "histogram_threshold_unit",
                                                        "num_nearest_neighbours", "vote_metric", "selection", "rank_top",
                                                        "num_samples_per_class", "api_schedule"),

@@ -21,10 +21,12 @@ ALL_CLASSES = "all"
 
 
 def reference_stats(embeddings: np.ndarray, labels: np.ndarray) -> dict[str, FeatureStats]:
-    """Feature statistics of the whole private set ("all") and of every class ("0" .. "9")."""
+    """Feature statistics of the whole private set ("all") and of every class ("0" .. "9") with at least two images:
+    a covariance needs two, so a one-image class has no per-class FD (population_distances skips it)."""
     stats = {ALL_CLASSES: FeatureStats.from_features(embeddings)}
     for c in np.unique(labels):
-        stats[str(int(c))] = FeatureStats.from_features(embeddings[labels == c])
+        if (labels == c).sum() >= 2:
+            stats[str(int(c))] = FeatureStats.from_features(embeddings[labels == c])
     return stats
 
 

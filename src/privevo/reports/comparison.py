@@ -45,7 +45,8 @@ def comparison_table(*, pe: list[dict], prior: list[dict], real: dict, dpsgd: li
             notes = [] if all(m["is_dp_release"] for m in runs) else ["NOT a DP release (debug noise)"]
             if method == PUBLIC_PE:
                 notes.append("CNN starts from a CNN trained on the public set's own labels (no extra privacy cost)")
-            rows.append({"method": method, "epsilon": epsilon, "epsilon_accounted": max(m["epsilon"] for m in runs),
+            rows.append({"method": method, "epsilon": epsilon,
+                         "epsilon_accounted": max(m.get("epsilon_accounted", m["epsilon"]) for m in runs),
                          "delta": _same(runs, "delta"),
                          "noise_multiplier": _same(runs, "noise_multiplier"), "accountant": _same(runs, "accountant"),
                          "accuracy_mean": mean, "accuracy_std": std, "num_seeds": len(runs), "std_over": "PE seeds",

@@ -77,6 +77,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
                                          reference_noise_multiplier=reference_noise_multiplier(params))
     report = {
         "epsilon": calibration["epsilon"],
+        # The accountant's own value at this sigma: at most epsilon (a search stops at or just below the target).
+        "epsilon_accounted": calibration.get("epsilon_accounted", calibration["epsilon"]),
         "delta": calibration["delta"],
         "noise_multiplier": sigma,
         "num_iterations": calibration["num_iterations"],

@@ -21,12 +21,14 @@ def run_metrics(privacy: dict, *, downstream: dict | None, real: dict | None, fd
                 for name in PRDC_METRICS if (final["metric"] == name).any()}
     metrics = {
         "epsilon": privacy["epsilon"],
+        "epsilon_accounted": privacy.get("epsilon_accounted", privacy["epsilon"]),
         "delta": privacy["delta"],
         "noise_multiplier": privacy["noise_multiplier"],
         "num_iterations": privacy["num_iterations"],
         "accountant": privacy["accountant"],
         "is_dp_release": privacy["is_dp_release"],
         "noise_source": privacy["noise"]["source"],
+        "noise_exact": privacy["noise"].get("exact", False),
         "fd_metric": overall["metric"].iloc[0],
         "fd_initial": float(overall["value"].iloc[0]),
         "fd_final": float(overall["value"].iloc[-1]),
