@@ -71,9 +71,13 @@ def _private_embeddings(params: dict, private_embeddings: str, private_labels: s
 def _check_calibrated_mechanism(params: dict, calibrated: dict, path: str) -> None:
     """Refuse to draw when the calibration accounts another mechanism than the one privacy.histogram_noise draws:
     its sigma would be the wrong one for this release (a calibration without the key predates exact noise)."""
-    from privevo.config.privacy import histogram_mechanism
+    from privevo.config.privacy import histogram_mechanism, votes_per_sample
 
     accounted, drawn = calibrated.get("mechanism", "gaussian"), histogram_mechanism(params)
     if accounted != drawn:
         raise SystemExit(f"privevo pe-histogram: {path} accounts the {accounted} mechanism but "
                          f"privacy.histogram_noise draws {drawn}; recalibrate (privevo calibrate) before drawing")
+    m = votes_per_sample(params)
+    if drawn == "discrete_gaussian" and calibrated.get("votes_per_sample", m) != m:
+        raise SystemExit(f"privevo pe-histogram: {path} accounts {calibrated['votes_per_sample']} votes per private "
+                         f"sample but pe.num_nearest_neighbours is {m}; recalibrate before drawing")
