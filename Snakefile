@@ -4,6 +4,7 @@
 import shlex
 import sys
 
+from privevo.config.odometer import check_planned_budget
 from privevo.config.params import ParamsError, load_params
 from privevo.config.runs import Sweep
 
@@ -13,6 +14,7 @@ try:
     config.update(SWEEP.params)
 except ParamsError as error:
     raise SystemExit(f"privevo: invalid {PARAMS_FILE}: {error}")
+check_planned_budget(SWEEP.params)  # privacy.total_budget: refuse a plan the data set cannot pay, before any job
 PARAMS = f"--params {shlex.quote(PARAMS_FILE)}"
 # The interpreter running Snakemake has privevo installed (this file imports it), so rules call privevo
 # through it: they work whatever the user's PATH is, with or without an activated venv.

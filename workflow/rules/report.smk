@@ -124,5 +124,5 @@ rule ledger:
     log:
         L.log("ledger"),
     shell:
-        "{PRIVEVO} ledger --releases {input.pe} {input.dpsgd} {input.mix} --out {output.ledger} --out-md {output.markdown} "
+        "{PRIVEVO} ledger {PARAMS} --releases {input.pe} {input.dpsgd} {input.mix} --out {output.ledger} --out-md {output.markdown} "
         "> {log} 2>&1"

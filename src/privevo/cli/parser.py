@@ -274,8 +274,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-csv", required=True)
     p.add_argument("--out-md", required=True)
     p.add_argument("--out-png", required=True)
-    p = step("ledger", "ledger", "the privacy ledger: every release and their composed cost", params=False)
-    p.add_argument("--releases", nargs="+", required=True, help="privacy.json / dpsgd.json of every release")
+    p = step("ledger", "ledger", "the privacy ledger: every release, their composed cost, and the odometer's view "
+             "of every charge ever made on the private data set")
+    p.add_argument("--releases", nargs="*", default=(), help="privacy.json / dpsgd.json of every release")
     p.add_argument("--out", required=True)
     p.add_argument("--out-md", required=True)
     return parser

@@ -254,7 +254,7 @@ def artifact_keys(params: dict, *, model_seed: int, mix_pe_run: str | None = Non
                                    *([] if pe["api_schedule"] else ["api_schedule"]),
                                    *([] if pe["histogram_threshold_reference_epsilon"] is not None
                                      else ["histogram_threshold_reference_epsilon"])),
-                    "privacy": without_keys(params["privacy"], "epsilon", "noise_multiplier"),
+                    "privacy": without_keys(release_privacy(params), "epsilon", "noise_multiplier"),
                     "model": model_settings if model["source"] != "pretrain" else
                     {"model": model, "seed": "per PE seed" if params["sweep"]["model_seeds"] else model_seed},
                     "embedding": embedding_settings["embedding"], "data": data,
@@ -313,6 +313,16 @@ def dp_noise_setting(params: dict) -> dict:
     """DP-SGD's noise source when it is not the default (privacy.secure_noise), for its folders and triggers; the
     default adds nothing, so the folders of runs made before the setting reached DP-SGD stay where they were."""
     return without_neutral(pick_keys(params["privacy"], "secure_noise"), secure_noise=False)
+
+
+ODOMETER_KEYS = ("odometer_dir", "allow_redraw", "total_budget")
+"""privacy.* settings of the privacy odometer: where charges are kept and what a data set may spend. They decide
+whether a draw is allowed, never what it produces, so no folder or trigger depends on them."""
+
+
+def release_privacy(params: dict) -> dict:
+    """params' privacy section without the odometer's settings: what a release's artifacts depend on."""
+    return without_keys(params["privacy"], *ODOMETER_KEYS)
 
 
 def histogram_noise_setting(params: dict) -> dict:

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 
 from privevo.config.layout import (dp_noise_setting, histogram_noise_setting, output_image_settings, pick_keys,
-                                   without_keys, without_neutral)
+                                   release_privacy, without_keys, without_neutral)
 from privevo.config.params import fd_embedding_name, settings_at_epsilon
 from privevo.config.schedule import degree_of_iteration
 
@@ -138,7 +138,7 @@ def _rule_settings(params: dict, rule_name: str):
         "pe_lookahead_initial": {**sampler, **embedding, **pick_keys(pe, "lookahead_degree"),
                                  "degree": degree_of_iteration(params, 1)},
         # The exact mechanism's accounting depends on m (T * m one-dimensional discrete Gaussians).
-        "calibrate": {**params["privacy"], **pick_keys(pe, "num_iterations", "num_nearest_neighbours")},
+        "calibrate": {**release_privacy(params), **pick_keys(pe, "num_iterations", "num_nearest_neighbours")},
         # The audit runs the run's own histogram path: its votes, metric and noise source.
         "audit": {**params["audit"], **pick_keys(pe, "num_nearest_neighbours", "histogram_threshold",
                                                           "histogram_threshold_unit", "nn_backend", "vote_metric"),
@@ -146,12 +146,12 @@ def _rule_settings(params: dict, rule_name: str):
         "pe_histogram": {"seed": params["seed"], **pick_keys(pe, "histogram_threshold", "histogram_threshold_unit",
                                                        "num_nearest_neighbours", "vote_metric", "selection", "rank_top",
                                                        "num_samples_per_class", "api_schedule"),
-                      **({"reference_epsilon": pe["histogram_threshold_reference_epsilon"], "privacy": params["privacy"]}
+                      **({"reference_epsilon": pe["histogram_threshold_reference_epsilon"], "privacy": release_privacy(params)}
                          if pe["histogram_threshold_reference_epsilon"] is not None else {})},
         "pe_release": {"num_iterations": pe["num_iterations"],
                        "data": pick_keys(params["data"], "validation_fraction", "private_fraction"),
                        **pick_keys(pe, "release_size", "release_degree"),
-                       "privacy": params["privacy"], "mixed_precision": model["mixed_precision"]},
+                       "privacy": release_privacy(params), "mixed_precision": model["mixed_precision"]},
         "eval_fd_curve": {**embedding, "name": fd_embedding_name(params),
                           "fd_per_class": params["evaluation"]["fd_per_class"]},
         "eval_cleanfid_check": {**embedding, "name": fd_embedding_name(params)},

@@ -52,7 +52,7 @@ import sys
 import time
 import warnings
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
@@ -215,6 +215,7 @@ def train_dpsgd(
     initial_model: SmallCNN | None = None,
     prior_events: Sequence[dict] = (),
     noise: NoiseSource | None = None,
+    before_noise: Callable[[dict], None] | None = None,
 ) -> tuple[SmallCNN, dict[str, Any]]:
     """Train :class:`SmallCNN` with DP-SGD to (``epsilon``, ``delta``)-DP on the private training images.
 
@@ -307,6 +308,10 @@ def train_dpsgd(
         privacy = calibrate_sgd(sample_rate=sample_rate, steps=steps, delta=delta, epsilon=epsilon,
                                 accountant=accountant)
     noise_multiplier = privacy["noise_multiplier"]
+    if before_noise is not None:
+        # The caller charges the release (the privacy odometer) before a single noise value is drawn.
+        before_noise({"kind": "poisson_gaussian", "sample_rate": float(sample_rate),
+                      "noise_multiplier": float(noise_multiplier), "count": int(steps)})
     record_warnings: list[str] = []
     if not poisson_sampling:
         record_warnings.append(SHUFFLED_WARNING)

@@ -55,12 +55,23 @@ def draw_path(store_dir: str | Path, fingerprint: str) -> Path:
     return Path(store_dir) / f"noisy_counts_{fingerprint[:20]}.npz"
 
 
-def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], NoisyVotes]) -> tuple[NoisyVotes, bool]:
+class RedrawRefusedError(SystemExit):
+    """An iteration already holds a draw made from other inputs; drawing again would be a second release."""
+
+
+def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], NoisyVotes], *,
+                 charge: Callable[[], dict] | None = None, complete: Callable[[dict, Path], None] | None = None,
+                 allow_redraw: bool = False) -> tuple[NoisyVotes, bool]:
     """The stored noisy counts for ``fingerprint``, or a fresh ``draw()`` saved atomically before it is used.
 
+    One draw per (run, iteration): when the store already holds a draw made from other inputs (re-embedded private
+    data, other candidates) the job stops, unless ``allow_redraw``. A fresh draw is paid for first: ``charge()``
+    appends the privacy odometer's charge (fsynced) and returns it, the draw is stored with the charge's id, and
+    ``complete(charge, path)`` records that it reached disk. Reusing a stored draw charges nothing.
     Under discrete noise the store holds the mechanism's integer output (``noisy_votes``) and the weighted counts
     derived from it. Returns (noisy votes, reused).
     """
+    store_dir = Path(store_dir)
     path = draw_path(store_dir, fingerprint)
     if path.exists():
         stored = load_npz(path)
@@ -68,7 +79,32 @@ def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], Noi
             logger.info("reusing the noisy counts already drawn in %s (a second draw would be a second release)",
                         path)
             return NoisyVotes(stored["noisy_counts"], stored.get("noisy_votes")), True
+    others = sorted(p for p in store_dir.glob("noisy_counts_*.npz") if p != path)
+    if others and not allow_redraw:
+        raise RedrawRefusedError(
+            f"privevo pe-histogram: {store_dir} already holds a noisy draw ({others[0].name}) made from other inputs "
+            "(re-embedded private data or changed candidates); a new draw would be a second release of the same "
+            "private data. Restore the inputs, or set privacy.allow_redraw: true to draw again and charge it")
+    if others:
+        logger.warning("privacy.allow_redraw: drawing iteration %s again beside %d earlier draw(s); both are charged "
+                       "and both stay in the release", store_dir.parent.name, len(others))
+    entry = charge() if charge is not None else None
     drawn = draw()
     votes = {} if drawn.votes is None else {"noisy_votes": np.asarray(drawn.votes, dtype=np.int64)}
-    save_npz(path, noisy_counts=np.asarray(drawn.counts, dtype=np.float64), fingerprint=np.array(fingerprint), **votes)
+    paid = {} if entry is None else {"odometer_charge": np.array(entry["id"])}
+    save_npz(path, noisy_counts=np.asarray(drawn.counts, dtype=np.float64), fingerprint=np.array(fingerprint),
+             **votes, **paid)
+    if entry is not None and complete is not None:
+        complete(entry, path)
     return drawn, False
+
+
+def stored_draws(iteration_dir: str | Path) -> list[dict]:
+    """The draws an iteration folder holds, each with the odometer charge that paid for it (None before the
+    odometer existed)."""
+    found = []
+    for path in sorted(Path(iteration_dir, "draws").glob("noisy_counts_*.npz")):
+        stored = load_npz(path)
+        charge = stored.get("odometer_charge")
+        found.append({"draw": str(path), "odometer_charge": None if charge is None else str(charge)})
+    return found

@@ -67,15 +67,58 @@ def privacy_ledger(releases: list[dict]) -> dict:
     }
 
 
+def odometer_view(charges: list[dict], *, delta: float, file: str, source: str) -> dict:
+    """Everything ever charged to the data set's odometer, grouped by run folder (present or deleted): the composed
+    epsilon of all DP charges and of each folder's; debug charges (noise from the public seed) apart, uncomposed."""
+    from pathlib import Path
+
+    from privevo.config.odometer import composed_spend, is_dp_charge
+
+    dp = [c for c in charges if is_dp_charge(c)]
+    debug = [c for c in charges if not is_dp_charge(c)]
+    by_run: dict[str, list[dict]] = {}
+    for charge in dp:
+        by_run.setdefault(str(charge.get("run")), []).append(charge)
+    view = {
+        "file": file, "source": source, "delta": delta,
+        "num_charges": len(charges), "num_dp_charges": len(dp), "num_debug_charges": len(debug),
+        "composed_epsilon_all_charges": composed_spend(dp, delta=delta),
+        "runs": [{"run": run, "present": Path(run).exists(), "num_charges": len(group),
+                  "mechanisms": sorted({c["mechanism"] for c in group}),
+                  "uncompleted_charges": sum(not c["completed"] for c in group),
+                  "composed_epsilon": composed_spend(group, delta=delta)} for run, group in by_run.items()],
+        "debug_runs": sorted({str(c.get("run")) for c in debug}),
+        "composition": ("dp-accounting PLD over every DP charge ever made on this data set (each noise draw, charged "
+                        "before it was drawn; a charge whose job stopped before storing its draw counts too)"),
+    }
+    if debug:
+        view["warning"] = (f"{len(debug)} charge(s) drew debug noise from the public seed (privacy.reproducible_noise): "
+                           "NOT DP releases, excluded from the composition")
+    return view
+
+
 def ledger_markdown(ledger: dict) -> str:
-    lines = ["# Privacy ledger", "", ledger["note"], "",
-             f"All {ledger['num_releases']} releases at delta {ledger['delta']:g}, if all were published: "
-             f"**epsilon {ledger['composed_epsilon_all']:.3f}** (PLD; the naive sum would be "
-             f"{ledger['sum_of_epsilons']:.3f}).", ""]
-    for method, epsilon in ledger["composed_epsilon_per_method"].items():
-        lines.append(f"- all {method} releases together: epsilon {epsilon:.3f}")
-    lines += ["", "| release | method | seed | epsilon | delta | accountant |", "|---|---|---|---|---|---|"]
-    for r in ledger["releases"]:
-        lines.append(f"| {r['name']} | {r['method']} | {r['seed']} | {r['epsilon']:.4g} | {r['delta']:g} | "
-                     f"{r['accountant']} |")
+    lines = ["# Privacy ledger", "", ledger["note"], ""]
+    if ledger["num_releases"]:
+        lines += [f"All {ledger['num_releases']} releases at delta {ledger['delta']:g}, if all were published: "
+                  f"**epsilon {ledger['composed_epsilon_all']:.3f}** (PLD; the naive sum would be "
+                  f"{ledger['sum_of_epsilons']:.3f}).", ""]
+        for method, epsilon in ledger["composed_epsilon_per_method"].items():
+            lines.append(f"- all {method} releases together: epsilon {epsilon:.3f}")
+        lines += ["", "| release | method | seed | epsilon | delta | accountant |", "|---|---|---|---|---|---|"]
+        for r in ledger["releases"]:
+            lines.append(f"| {r['name']} | {r['method']} | {r['seed']} | {r['epsilon']:.4g} | {r['delta']:g} | "
+                         f"{r['accountant']} |")
+    view = ledger.get("odometer")
+    if view:
+        lines += ["", "## Everything ever charged to this data set (the privacy odometer)", "",
+                  f"{view['num_dp_charges']} DP charges on `{view['source']}` ({view['file']}), every run ever made on "
+                  f"it, present or deleted: **epsilon {view['composed_epsilon_all_charges']:.3f}** at delta "
+                  f"{view['delta']:g}.", "", "| run folder | present | charges | mechanisms | epsilon |",
+                  "|---|---|---|---|---|"]
+        for run in view["runs"]:
+            lines.append(f"| {run['run']} | {'yes' if run['present'] else 'deleted'} | {run['num_charges']} | "
+                         f"{', '.join(run['mechanisms'])} | {run['composed_epsilon']:.4g} |")
+        if view.get("warning"):
+            lines += ["", f"**Warning**: {view['warning']}: " + ", ".join(view["debug_runs"])]
     return "\n".join(lines) + "\n"

@@ -47,6 +47,16 @@ def _threshold_rule(params: dict) -> str:
             "applied are the threshold column of iter_*/histogram.csv")
 
 
+def odometer_record(params: dict) -> dict:
+    """Where every draw on this private data set is charged, and what the release's draws list means."""
+    from privevo.config.odometer import odometer
+
+    book = odometer(params)
+    return {"file": str(book.path.resolve()), "source": book.source,
+            "draws_note": ("draws lists every noisy draw in this run's iteration folders with the odometer charge that "
+                           "paid for it (charged before it was drawn); the ledger composes every charge on the data set")}
+
+
 def private_subset_record(params: dict, relation: dict | None = None) -> dict:
     """Which private images voted, and the neighbouring relation that then holds: ``relation`` as the data step
     wrote it into data_manifest.json (the keys the data was really split with), else rebuilt from the params."""
@@ -61,7 +71,7 @@ def private_subset_record(params: dict, relation: dict | None = None) -> dict:
 
 def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit: dict | None = None,
                    compute: dict | None = None, uniform_fallbacks: list[dict] | None = None,
-                   neighbouring_relation: dict | None = None) -> dict:
+                   neighbouring_relation: dict | None = None, draws: list[dict] | None = None) -> dict:
     """privacy.json: epsilon, delta, sigma, T, the accountant, the noise source, and what is released.
 
     ``uniform_fallbacks``: the (iteration, class) pairs whose parents were drawn uniformly (every noisy count below
@@ -132,6 +142,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "dp_release": ["synthetic.npz", "iter_*/histogram.npz (noisy counts)", "iter_*/histogram.csv", "iter_*/selected.npz",
                        "iter_*/candidates.npz", "iter_*/draws/*.npz (the stored noisy counts)"],
         "clean_counts_written": False,
+        "draws": list(draws or []),
+        "odometer": odometer_record(params),
         "selected_on_private_data": {**selected_on_private_data_record(params),
                                      "dpsgd": dpsgd_selected_on_private_data()},
         "note": DP_RELEASE_NOTE,

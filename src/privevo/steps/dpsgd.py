@@ -44,11 +44,26 @@ def dpsgd(params: dict, *, train: str, out_weights: str, out_report: str, test: 
         training = {"epochs": params["mixing"]["epochs"], "learning_rate": params["mixing"]["learning_rate"],
                     "initial_model": load_classifier(init_classifier, seed=evaluation["classifier_seeds"][0]),
                     "prior_events": pe_report["events"]}
+    from pathlib import Path
+
+    from privevo.config.odometer import charge_draw
+
+    run_folder = str(Path(out_report).parent.resolve())
+    paid = {}
+
+    def before_noise(event: dict) -> None:
+        # Charged to the private data set's odometer, fsynced, before a single gradient noise value is drawn.
+        paid["charge"] = charge_draw(params, mechanism="dpsgd_mix" if mix else "dpsgd", event=event, run=run_folder,
+                                     iteration=None, draw_key=None, noise_source=dp_noise_source(privacy).name,
+                                     is_dp=True, sensitivity=f"L2 clip {dpsgd['max_grad_norm']:g} per example, "
+                                                             "add/remove one image")
+
     model, record = train_dpsgd(images, labels, epsilon=privacy["epsilon"], delta=privacy["delta"],
                                 expected_batch_size=dpsgd["expected_batch_size"],
                                 physical_batch_size=dpsgd["physical_batch_size"], max_grad_norm=dpsgd["max_grad_norm"],
                                 seed=params["seed"], accountant=dpsgd["accountant"], num_classes=common.num_classes(params),
-                                poisson_sampling=dpsgd["poisson_sampling"], noise=dp_noise_source(privacy), **training)
+                                poisson_sampling=dpsgd["poisson_sampling"], noise=dp_noise_source(privacy),
+                                before_noise=before_noise, **training)
     method = "PE + DP-SGD" if mix else "DP-SGD"
     sgd_events = [{"kind": "poisson_gaussian", "sample_rate": record["sample_rate"],
                    "noise_multiplier": record["noise_multiplier"], "count": record["steps"]}]
@@ -63,7 +78,11 @@ def dpsgd(params: dict, *, train: str, out_weights: str, out_report: str, test: 
                        "inherited_events": {"from": str(pe_privacy), "events": pe_report["events"]}})
     save_classifier(out_weights, model, trained_on=f"private training set with {method}", seed=params["seed"],
                     epsilon=record["epsilon"], delta=record["delta"])
+    report["odometer_charge"] = paid["charge"]["id"]
     save_json(out_report, report)
+    from privevo.config.odometer import complete_draw
+
+    complete_draw(params, paid["charge"], model=str(Path(out_weights).resolve()))
     test_images, test_labels = load_images(test, num_classes=common.num_classes(params))
     if evaluation["max_test_samples"] is not None:
         test_images, test_labels = stratified_head(test_images, test_labels, evaluation["max_test_samples"])

@@ -32,11 +32,13 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
         lookahead, labels, iteration=iteration, noise_multiplier=sigma, num_neighbours=pe["num_nearest_neighbours"],
         noise_source=noise, private_embeddings_path=private_embeddings,
         private_settings={"data": params["data"], "embedding": params["embedding"], "vote_metric": pe["vote_metric"]})
+    charge, complete = _odometer_hooks(params, sigma, out_dir=out_dir, iteration=iteration, draw_key=key, noise=noise)
     noisy, reused = load_or_draw(Path(out_dir) / "draws", key, lambda: noisy_histograms(
         *_private_embeddings(params, private_embeddings, private_labels), lookahead, labels, noise_multiplier=sigma,
         num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
         noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=iteration),
-        private_name=private_embeddings, candidate_name=lookahead_path))
+        private_name=private_embeddings, candidate_name=lookahead_path),
+        charge=charge, complete=complete, allow_redraw=bool(privacy.get("allow_redraw")))
     reference_sigma = reference_noise_multiplier(params)
     threshold = base_histogram_threshold(params, sigma, reference_noise_multiplier=reference_sigma)
     frame, selected = select_parents(noisy.counts, labels, noise_multiplier=sigma, threshold=threshold,
@@ -81,3 +83,23 @@ def _check_calibrated_mechanism(params: dict, calibrated: dict, path: str) -> No
     if drawn == "discrete_gaussian" and calibrated.get("votes_per_sample", m) != m:
         raise SystemExit(f"privevo pe-histogram: {path} accounts {calibrated['votes_per_sample']} votes per private "
                          f"sample but pe.num_nearest_neighbours is {m}; recalibrate before drawing")
+
+
+def _odometer_hooks(params: dict, sigma: float, *, out_dir: str, iteration: int, draw_key: str, noise: str):
+    """The charge (before the draw) and completion (after it reached disk) of this iteration's draw on the private
+    data set's odometer."""
+    from privevo.config.odometer import charge_draw, complete_draw
+    from privevo.config.privacy import histogram_events, histogram_mechanism
+
+    def charge() -> dict:
+        return charge_draw(params, mechanism="pe_histogram", event=histogram_events(params, sigma, 1)[0],
+                           run=str(Path(out_dir).parent.resolve()), iteration=int(iteration), draw_key=draw_key,
+                           noise_source=noise, is_dp=not params["privacy"].get("reproducible_noise", False),
+                           sensitivity=("L2 1 in weighted votes (sqrt(m) in integer votes), add/remove one image"
+                                        if histogram_mechanism(params) == "discrete_gaussian"
+                                        else "L2 1, add/remove one image"))
+
+    def complete(entry: dict, path: Path) -> None:
+        complete_draw(params, entry, draw=str(Path(path).resolve()))
+
+    return charge, complete

@@ -44,7 +44,7 @@ def pe_release(params: dict, *, final: str, out_synthetic: str, calibration: str
     audit = load_json(audit) if audit else None
     report = privacy_report(params, load_json(calibration), num_synthetic=len(images), audit=audit,
                             compute=_compute_record(params, model_dir=model),
-                            uniform_fallbacks=uniform_fallbacks(histograms),
+                            uniform_fallbacks=uniform_fallbacks(histograms), draws=release_draws(histograms),
                             neighbouring_relation=read_neighbouring_relation(data_manifest) if data_manifest else None)
     if release is not None:
         report["release"] = release
@@ -93,3 +93,17 @@ def uniform_fallbacks(histograms: list[str]) -> list[dict]:
         classes = np.unique(histogram["labels"][histogram["uniform_fallback"].astype(bool)])
         flagged += [{"iteration": iteration, "class": int(c)} for c in classes]
     return sorted(flagged, key=lambda entry: (entry["iteration"], entry["class"]))
+
+
+def release_draws(histograms: list[str]) -> list[dict]:
+    """Every noisy draw the run's iteration folders hold, each with the odometer charge that paid for it: what the
+    release contains is exactly what was charged for it."""
+    from pathlib import Path
+
+    from privevo.pe.draws import stored_draws
+
+    found = []
+    for path in histograms:
+        iteration_dir = Path(path).parent
+        found += [{**draw, "iteration": iteration_dir.name} for draw in stored_draws(iteration_dir)]
+    return found
