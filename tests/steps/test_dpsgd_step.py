@@ -20,6 +20,7 @@ NUM_PRIVATE = 60
 def _run_step(tmp_path, *, secure: bool) -> dict:
     params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     params["privacy"]["secure_noise"] = secure
+    params["privacy"]["odometer_dir"] = str(tmp_path / "odometer")
     params["dpsgd"].update(epochs=1, expected_batch_size=20, physical_batch_size=20, private_fraction=None)
     params["evaluation"]["max_test_samples"] = None
     params = load_params(write_params(tmp_path / "params.yaml", params), at_epsilon=True)
@@ -75,3 +76,25 @@ def test_dpsgd_json_says_what_was_chosen_on_private_data_and_what_the_noise_is(r
     noise = report["noise"]
     assert noise["exact_sampler"] is False and "torchcsprng" in noise["opacus_secure_mode"]
     assert "final weights" in noise["released"]
+
+
+def test_the_training_is_charged_to_the_odometer_before_any_noise_and_completed_after(tmp_path, monkeypatch):
+    from privevo.config import odometer as odometer_config
+    from privevo.pe.noise import EntropyNoise
+
+    seen = []
+    real = EntropyNoise.gaussian
+
+    def watching(self, sigma, size):
+        if not seen:
+            seen.append(len(odometer_config.odometer(load_params(tmp_path / "params.yaml")).charges()))
+        return real(self, sigma, size)
+
+    monkeypatch.setattr(EntropyNoise, "gaussian", watching)
+    report = _run_step(tmp_path, secure=False)
+    charges = odometer_config.odometer(load_params(tmp_path / "params.yaml")).charges()
+    assert len(charges) == 1 and charges[0]["completed"] and charges[0]["mechanism"] == "dpsgd"
+    assert charges[0]["event"] == {"kind": "poisson_gaussian", "sample_rate": report["sample_rate"],
+                                   "noise_multiplier": report["noise_multiplier"], "count": report["steps"]}
+    assert report["odometer_charge"] == charges[0]["id"]
+    assert seen == [1]  # the charge was on disk when the first noise value was drawn

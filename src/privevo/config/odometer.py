@@ -74,19 +74,20 @@ def _merged(events: list[dict]) -> list[dict]:
     return [{**dict(key), "count": count} for key, count in counts.items()]
 
 
-def check_budget(params: dict, charges: list[dict], new_events: list[dict], *, what: str) -> None:
+def check_budget(params: dict, charges: list[dict], new_events: list[dict], *, what: str) -> float | None:
     """Refuse, in one line naming both totals, when the odometer's DP charges plus ``new_events`` exceed
-    privacy.total_budget (null: no limit)."""
+    privacy.total_budget (null: no limit); else the composed total (None without a budget or new events)."""
     budget = params["privacy"].get("total_budget")
     if not budget or not new_events:
-        return
-    spent = composed_spend(charges, delta=budget["delta"])
+        return None
     total = composed_spend(charges, delta=budget["delta"], extra_events=new_events)
     if total > budget["epsilon"]:
+        spent = composed_spend(charges, delta=budget["delta"])
         raise BudgetExceededError(
             f"privevo: privacy.total_budget is epsilon {budget['epsilon']:g} at delta {budget['delta']:g} for "
             f"{private_source(params)}; the odometer holds epsilon {spent:.4g} and {what} would bring it to "
             f"{total:.4g}: refused")
+    return total
 
 
 def charge_draw(params: dict, *, mechanism: str, event: dict, run: str, iteration: int | None, draw_key: str | None,
@@ -170,9 +171,9 @@ def check_planned_budget(params: dict) -> dict | None:
         return None
     charges = odometer(params).charges()
     events = planned_events(params, charges)
-    check_budget(params, charges, events, what="the planned runs")
-    return {"budget": budget, "spent_epsilon": composed_spend(charges, delta=budget["delta"]),
-            "planned_epsilon": composed_spend(charges, delta=budget["delta"], extra_events=events)}
+    total = check_budget(params, charges, events, what="the planned runs")
+    return {"budget": budget, "planned_epsilon": composed_spend(charges, delta=budget["delta"]) if total is None
+            else total}
 
 
 def complete_draw(params: dict, charge: dict, **facts) -> None:

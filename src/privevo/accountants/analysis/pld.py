@@ -21,6 +21,10 @@ COMPOSE_DISCRETIZATION = 1e-3
 """PLD grid step of :func:`compose_epsilon` below epsilon 50; pessimistic, so it only rounds epsilon up (~0.1%)."""
 
 
+DISCRETE_COMPOSE_DISCRETIZATION = 1e-4
+"""The grid :func:`compose_epsilon` uses when the events hold an exact (discrete Gaussian) histogram release."""
+
+
 def pld_discretization(epsilon: float) -> float:
     """The PLD grid step for a cross-check near ``epsilon``: 1e-4, coarser for large epsilon.
 
@@ -77,11 +81,16 @@ def compose_epsilon(events: list[dict], *, delta: float, discretization: float |
     "noise_multiplier": s, "count": T, "votes_per_sample": m}`` (PE's exact histograms) or ``{"kind": "poisson_gaussian",
     "sample_rate": q, "noise_multiplier": s, "count": steps}`` (DP-SGD steps). The grid step is
     :data:`COMPOSE_DISCRETIZATION`, or 2e-5 * epsilon above epsilon 50 (found by a coarse first pass)
-    so that large epsilons stay fast; the PLD's pessimistic rounding only ever rounds epsilon up.
+    so that large epsilons stay fast, or :data:`DISCRETE_COMPOSE_DISCRETIZATION` when an exact histogram release is
+    among the events; the PLD's pessimistic rounding only ever rounds epsilon up.
     """
     delta = check_delta(delta)
     dp_events = check_events(events)
-    if discretization is None:
+    if discretization is None and any(event["kind"] == "discrete_gaussian" for event in dp_events):
+        # The discrete Gaussian's PLD is tighter on a fine grid and slow on a coarse one (T * m self-compositions:
+        # at sigma 10.56, T 8, m 10, 4% pessimism and 1.1 s at 1e-3, 0.4% and 0.03 s at 1e-4), so no coarse pass.
+        discretization = DISCRETE_COMPOSE_DISCRETIZATION
+    elif discretization is None:
         rough = _pld(dp_events, delta, 1e-2)
         if rough > MAX_EPSILON:
             return check_result(rough, f"composing {len(events)} events")
