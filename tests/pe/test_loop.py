@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 from privevo.steps import common as steps_common
 from privevo.cli import main
@@ -18,7 +17,7 @@ from privevo.config.schedule import variation_degrees
 from privevo.pe.noise import DiscreteGaussianNoise, EntropyNoise, ReproducibleNoise
 from privevo.config.triggers import rule_settings
 
-from conftest import ROOT
+from pe_helpers import write_tiny_params
 
 
 class FakeAPI:
@@ -92,12 +91,7 @@ def test_variation_and_lookahead_streams_are_seeded_per_class_and_iteration():
 
 @pytest.fixture
 def tiny_params(tmp_path):
-    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    params["pe"].update(num_samples_per_class=3, num_iterations=3, lookahead_degree=2, num_inference_steps=10,
-                        variation_degrees=[0.9, 0.6, 0.3])
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_tiny_params(tmp_path)
 
 
 def test_iteration_t_uses_degree_t_for_the_lookahead_of_s_t_minus_1_and_the_variation_making_s_t(

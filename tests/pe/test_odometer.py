@@ -18,16 +18,7 @@ from privevo.io.artifacts import load_json, load_npz, save_images
 from privevo.io.odometer import Odometer
 
 from conftest import ROOT
-
-
-def write_params(tmp_path, **privacy):
-    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    params["pe"].update(num_samples_per_class=3, num_iterations=3, lookahead_degree=2, num_inference_steps=10,
-                        variation_degrees=[0.9, 0.6, 0.3])
-    params["privacy"].update(odometer_dir=str(tmp_path / "odometer"), **privacy)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+from pe_helpers import write_tiny_params
 
 
 def make_inputs(folder, seed=1):
@@ -54,7 +45,7 @@ def book(params_path):
 
 
 def test_a_draw_is_charged_once_and_a_reused_draw_charges_nothing(tmp_path):
-    params = write_params(tmp_path)
+    params = write_tiny_params(tmp_path)
     make_inputs(tmp_path / "in")
     out = tmp_path / "run" / "iter_001"
     assert main(histogram_argv(params, tmp_path / "in", out)) == 0
@@ -74,7 +65,7 @@ def test_a_draw_is_charged_once_and_a_reused_draw_charges_nothing(tmp_path):
 def test_re_embedding_the_private_set_refuses_a_second_draw_unless_allowed_and_then_charges_it(tmp_path):
     """Before issue 39: `touch` on the private embeddings and the same command gave two draw files in iter_001/draws,
     rc 0, and one release in the ledger."""
-    params = write_params(tmp_path)
+    params = write_tiny_params(tmp_path)
     make_inputs(tmp_path / "in")
     out = tmp_path / "run" / "iter_001"
     assert main(histogram_argv(params, tmp_path / "in", out)) == 0
@@ -83,7 +74,7 @@ def test_re_embedding_the_private_set_refuses_a_second_draw_unless_allowed_and_t
     with pytest.raises(SystemExit, match="already holds a noisy draw.*privacy.allow_redraw: true"):
         main(histogram_argv(params, tmp_path / "in", out))
     assert len(list((out / "draws").glob("*.npz"))) == 1 and len(book(params).charges()) == 1
-    allowed = write_params(tmp_path, allow_redraw=True)
+    allowed = write_tiny_params(tmp_path, allow_redraw=True)
     assert main(histogram_argv(allowed, tmp_path / "in", out)) == 0
     charges = book(allowed).charges()
     draws = sorted((out / "draws").glob("*.npz"))
@@ -107,7 +98,7 @@ def test_re_embedding_the_private_set_refuses_a_second_draw_unless_allowed_and_t
 
 def test_two_runs_on_the_same_data_are_both_composed(tmp_path):
     """Runs of other settings (another H: another folder) on the same private data charge one odometer."""
-    params = write_params(tmp_path)
+    params = write_tiny_params(tmp_path)
     make_inputs(tmp_path / "in")
     for run in ("h21", "h5"):
         assert main(histogram_argv(params, tmp_path / "in", tmp_path / run / "iter_001")) == 0
@@ -120,7 +111,7 @@ def test_two_runs_on_the_same_data_are_both_composed(tmp_path):
 
 
 def test_a_kill_between_the_charge_and_the_draw_leaves_the_charge_and_the_rerun_adds_none(tmp_path):
-    params = write_params(tmp_path)
+    params = write_tiny_params(tmp_path)
     make_inputs(tmp_path / "in")
     out = tmp_path / "run" / "iter_001"
     killer = textwrap.dedent(f"""
@@ -144,7 +135,7 @@ def test_a_kill_between_the_charge_and_the_draw_leaves_the_charge_and_the_rerun_
 def test_a_budget_refuses_the_draw_that_would_exceed_it(tmp_path):
     make_inputs(tmp_path / "in")
     # One draw at sigma 0.5 costs epsilon 9.96 at delta 1e-5; two would cost about 14.5.
-    params = write_params(tmp_path, total_budget={"epsilon": 12.0, "delta": 1e-5})
+    params = write_tiny_params(tmp_path, total_budget={"epsilon": 12.0, "delta": 1e-5})
     assert main(histogram_argv(params, tmp_path / "in", tmp_path / "a" / "iter_001")) == 0
     spent = book(params).charges()
     with pytest.raises(SystemExit, match="total_budget is epsilon 12 .*holds epsilon 9.9.*would bring it to .*refused"):
@@ -155,7 +146,7 @@ def test_a_budget_refuses_the_draw_that_would_exceed_it(tmp_path):
 def test_a_plan_over_the_budget_is_refused_at_validation_before_any_job(tmp_path):
     """Two planned epsilon-1 runs (seeds 0 and 1) compose to about 1.5 at delta 1e-5 (PLD; the naive sum is 2), so a
     budget of epsilon 1.4 refuses them, in validate-params and in Snakemake's parse, naming both totals."""
-    params = write_params(tmp_path, total_budget={"epsilon": 1.4, "delta": 1e-5})
+    params = write_tiny_params(tmp_path, total_budget={"epsilon": 1.4, "delta": 1e-5})
     raw = yaml.safe_load(params.read_text())
     raw["sweep"].update(epsilons=[1.0], seeds=[0, 1])
     raw["dpsgd"]["enabled"] = False

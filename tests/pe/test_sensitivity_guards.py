@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import yaml
 
 from privevo.cli import main
 from privevo.io.artifacts import save_images
@@ -14,17 +13,12 @@ from privevo.pe import loop
 from privevo.pe import neighbours
 from privevo.pe.noise import ZeroNoise
 
-from conftest import ROOT
+from pe_helpers import write_tiny_params
 
 
 @pytest.fixture
 def tiny_params(tmp_path):
-    params = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
-    params["pe"].update(num_samples_per_class=3, num_iterations=3, lookahead_degree=2, num_inference_steps=10,
-                        variation_degrees=[0.9, 0.6, 0.3])
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_tiny_params(tmp_path)
 
 
 def test_a_nan_private_row_stops_the_vote_instead_of_landing_on_the_last_candidate():
