@@ -85,6 +85,16 @@ def test_re_embedding_the_private_set_refuses_a_second_draw_unless_allowed_and_t
 
     named = release_draws([str(out / "histogram.npz")])
     assert {d["odometer_charge"] for d in named} == {c["id"] for c in charges}
+    from privevo.accountants.gdp import calibrate
+    from privevo.config.privacy import calibration_arguments
+    from privevo.reports.privacy import privacy_report
+
+    run_params = load_params(allowed, at_epsilon=True)
+    calibration = calibrate(noise_multiplier=0.5, delta=1e-5, num_iterations=1, cross_check=False,
+                            **calibration_arguments(run_params))
+    report = privacy_report(run_params, calibration, num_synthetic=30, draws=named)
+    assert report["events"][0]["count"] == 2 and report["redraws"]["draws"] == 2
+    assert report["redraws"]["epsilon_of_all_draws"] > report["epsilon"]
     assert main(["ledger", "--params", str(allowed), "--out", str(tmp_path / "ledger.json"),
                  "--out-md", str(tmp_path / "ledger.md")]) == 0
     view = load_json(tmp_path / "ledger.json")["odometer"]

@@ -100,7 +100,8 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         "seed": params["seed"],
         # The mechanisms behind the guarantee, for composing this release with others (privacy ledger).
         # Each event has L2 sensitivity 1 in weighted votes (sensitivity_l2 above), sqrt(m) in integer votes.
-        "events": histogram_events(params, sigma, calibration["num_iterations"]),
+        # A redrawn iteration (privacy.allow_redraw) leaves more draws than iterations in the folder: all are counted.
+        "events": histogram_events(params, sigma, max(calibration["num_iterations"], len(draws or []))),
         "mechanism": MECHANISMS[mechanism],
         **({"discrete": calibration["discrete"]} if "discrete" in calibration else {}),
         "sensitivity_l2": calibration["sensitivity_l2"],
@@ -155,4 +156,13 @@ def privacy_report(params: dict, calibration: dict, *, num_synthetic: int, audit
         report["compute"] = compute
     if not noise["is_dp_release"]:
         report["warning"] = noise["warning"]
+    if len(draws or []) > calibration["num_iterations"]:
+        from privevo.accountants.analysis.pld import compose_epsilon
+
+        report["redraws"] = {
+            "draws": len(draws), "iterations": calibration["num_iterations"],
+            "epsilon_of_all_draws": compose_epsilon(report["events"], delta=calibration["delta"]),
+            "warning": (f"this folder holds {len(draws)} noisy draws for {calibration['num_iterations']} iterations "
+                        "(privacy.allow_redraw): publishing it whole costs epsilon_of_all_draws, not epsilon; "
+                        "events counts every draw")}
     return report
