@@ -96,12 +96,14 @@ def test_private_labels_out_of_range_stop_the_histogram(tmp_path):
     np.save(tmp_path / "private_labels.npy", np.array([0, 1, 10]))
     (tmp_path / "calibration.json").write_text('{"noise_multiplier": 1.0, "mechanism": "discrete_gaussian"}')
     proc = privevo("pe-histogram", "--params", str(ROOT / "params.yaml"), "--iteration", "1",
+                   "--set", f"privacy.odometer_dir={tmp_path / 'odometer'}",
                    "--private-embeddings", str(tmp_path / "private.npy"),
                    "--private-labels", str(tmp_path / "private_labels.npy"),
                    "--candidates", str(tmp_path / "candidates.npz"), "--lookahead", str(tmp_path / "lookahead.npy"),
                    "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(tmp_path / "iter_001"))
     assert_one_clear_line(proc, "private_labels.npy", "labels must be in 0..9")
     assert not (tmp_path / "iter_001").exists()
+    assert not (tmp_path / "odometer").exists()  # inputs are checked before anything is charged
 
 
 @pytest.mark.parametrize("epsilon,needle", [("0", "epsilon must be a positive"), ("-1", "epsilon must be a positive"),

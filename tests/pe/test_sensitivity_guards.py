@@ -71,6 +71,7 @@ def test_the_histogram_step_names_the_file_and_draws_nothing(tmp_path, tiny_para
               "--calibration", str(tmp_path / "calibration.json"), "--out-dir", str(tmp_path / "iter_001")])
     assert str(tmp_path / "private.npy") in str(caught.value) and "\n" not in str(caught.value)
     assert not list((tmp_path / "iter_001").glob("draws/*.npz"))
+    assert not (tmp_path / "odometer").exists()  # checked before the charge: a bad input costs no privacy
 
 
 def _release_without_noise(private, private_labels, candidates, candidate_labels, *, m, discrete, metric):

@@ -59,9 +59,9 @@ class RedrawRefusedError(SystemExit):
     """An iteration already holds a draw made from other inputs; drawing again would be a second release."""
 
 
-def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], NoisyVotes], *,
+def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[..., NoisyVotes], *,
                  charge: Callable[[], dict] | None = None, complete: Callable[[dict, Path], None] | None = None,
-                 allow_redraw: bool = False) -> tuple[NoisyVotes, bool]:
+                 allow_redraw: bool = False, prepare: Callable[[], tuple] | None = None) -> tuple[NoisyVotes, bool]:
     """The stored noisy counts for ``fingerprint``, or a fresh ``draw()`` saved atomically before it is used.
 
     One draw per (run, iteration): when the store already holds a draw made from other inputs (re-embedded private
@@ -69,7 +69,8 @@ def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], Noi
     appends the privacy odometer's charge (fsynced) and returns it, the draw is stored with the charge's id, and
     ``complete(charge, path)`` records that it reached disk. Reusing a stored draw charges nothing.
     Under discrete noise the store holds the mechanism's integer output (``noisy_votes``) and the weighted counts
-    derived from it. Returns (noisy votes, reused).
+    derived from it. ``prepare()`` (read and check the private inputs) runs before the charge and its result is
+    ``draw``'s arguments. Returns (noisy votes, reused).
     """
     store_dir = Path(store_dir)
     path = draw_path(store_dir, fingerprint)
@@ -88,8 +89,10 @@ def load_or_draw(store_dir: str | Path, fingerprint: str, draw: Callable[[], Noi
     if others:
         logger.warning("privacy.allow_redraw: drawing iteration %s again beside %d earlier draw(s); both are charged "
                        "and both stay in the release", store_dir.parent.name, len(others))
+    # Inputs are read and checked before the charge, so a bad input (labels, non-finite rows) charges nothing.
+    inputs = prepare() if prepare is not None else ()
     entry = charge() if charge is not None else None
-    drawn = draw()
+    drawn = draw(*inputs)
     votes = {} if drawn.votes is None else {"noisy_votes": np.asarray(drawn.votes, dtype=np.int64)}
     paid = {} if entry is None else {"odometer_charge": np.array(entry["id"])}
     save_npz(path, noisy_counts=np.asarray(drawn.counts, dtype=np.float64), fingerprint=np.array(fingerprint),

@@ -33,11 +33,12 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
         noise_source=noise, private_embeddings_path=private_embeddings,
         private_settings={"data": params["data"], "embedding": params["embedding"], "vote_metric": pe["vote_metric"]})
     charge, complete = _odometer_hooks(params, sigma, out_dir=out_dir, iteration=iteration, draw_key=key, noise=noise)
-    noisy, reused = load_or_draw(Path(out_dir) / "draws", key, lambda: noisy_histograms(
-        *_private_embeddings(params, private_embeddings, private_labels), lookahead, labels, noise_multiplier=sigma,
+    noisy, reused = load_or_draw(Path(out_dir) / "draws", key, lambda private, private_classes: noisy_histograms(
+        private, private_classes, lookahead, labels, noise_multiplier=sigma,
         num_neighbours=pe["num_nearest_neighbours"], backend=pe["nn_backend"], vote_metric=pe["vote_metric"],
         noise_for_class=lambda c: noise_source(privacy, seed=params["seed"], class_index=c, iteration=iteration),
         private_name=private_embeddings, candidate_name=lookahead_path),
+        prepare=lambda: _private_embeddings(params, private_embeddings, private_labels, lookahead, lookahead_path),
         charge=charge, complete=complete, allow_redraw=bool(privacy.get("allow_redraw")))
     reference_sigma = reference_noise_multiplier(params)
     threshold = base_histogram_threshold(params, sigma, reference_noise_multiplier=reference_sigma)
@@ -58,15 +59,19 @@ def pe_histogram(params: dict, *, calibration: str, candidates: str, lookahead: 
                     frame.groupby("class")["threshold"].first().round(2).to_dict())
 
 
-def _private_embeddings(params: dict, private_embeddings: str, private_labels: str):
-    """The histogram's private input: embeddings and their checked labels."""
+def _private_embeddings(params: dict, private_embeddings: str, private_labels: str, lookahead, lookahead_path: str):
+    """The histogram's private input: embeddings and their checked labels, both inputs checked finite (before any
+    charge or vote)."""
     from privevo.io.artifacts import load_npy
     from privevo.io.images import check_labels
+    from privevo.pe.histogram import check_finite_embeddings
 
     embeddings = load_npy(private_embeddings)
     labels = check_labels(load_npy(private_labels), num_images=len(embeddings),
                           num_classes=common.num_classes(params),
                           name=private_labels)
+    check_finite_embeddings(lookahead, name=lookahead_path)
+    check_finite_embeddings(embeddings, name=private_embeddings)
     return embeddings, labels
 
 
