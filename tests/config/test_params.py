@@ -133,7 +133,7 @@ def test_default_threshold_in_votes_is_two_sigma_at_epsilon_one():
     # params.yaml states H = 21 votes is 2 sigma at epsilon 1; it holds at every epsilon, so epsilon 10 keeps
     # epsilon 1's selection pressure with less noise (README, issue 11's ablation).
     from privevo.accountants.gdp import noise_multiplier_for_epsilon
-    from privevo.config.params import histogram_threshold
+    from privevo.config.privacy import base_histogram_threshold as histogram_threshold
 
     params = load_params(ROOT / "params.yaml")
     assert params["pe"]["histogram_threshold_unit"] == "count" and params["privacy"]["epsilon"] == 1.0

@@ -407,33 +407,6 @@ def fd_embedding_name(params: dict) -> str:
     return params["evaluation"]["fd_embedding"] or params["embedding"]["name"]
 
 
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-def histogram_threshold(params: dict, noise_multiplier: float) -> float:
-    """H in votes: pe.histogram_threshold, times sigma when its unit is sigma."""
-    pe = params["pe"]
-    return pe["histogram_threshold"] * (noise_multiplier if pe["histogram_threshold_unit"] == "sigma" else 1.0)
-
-
 def number_tag(value: float) -> str:
     """A number as a folder name: the shortest repr that round-trips, so 1 and 1.0 give "1" and 0.5 gives "0.5"."""
     value = float(value)
