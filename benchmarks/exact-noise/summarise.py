@@ -24,7 +24,7 @@ def _cells(metrics_and_privacy: list[tuple[dict, dict]]) -> dict:
         "accuracy (%)": _mean_std([100 * m["accuracy_mean"] for m, _ in metrics_and_privacy]),
         "FD-Lite0 of S_T": _mean_std([m["fd_final"] for m, _ in metrics_and_privacy]),
         "sigma": f"{metrics_and_privacy[0][1]['noise_multiplier']:.5g}",
-        "accounted epsilon": f"{metrics_and_privacy[0][1]['epsilon']:.5g}",
+        "accounted epsilon": f"{metrics_and_privacy[0][1].get('epsilon_accounted', metrics_and_privacy[0][1]['epsilon']):.5g}",
         "accountant": metrics_and_privacy[0][1]["accountant"],
         "noise": metrics_and_privacy[0][1]["noise"]["source"],
         "audit mu (interval) / accounted": "; ".join(
@@ -52,7 +52,7 @@ def main(after_results: str) -> None:
     discrete = after[0][1].get("discrete", {})
     if discrete:
         print()
-        print(f"Exact mechanism at sigma {after[0][1]['noise_multiplier']:.5g}: epsilon {after[0][1]['epsilon']:.5f} "
+        print(f"Exact mechanism at sigma {after[0][1]['noise_multiplier']:.5g}: epsilon {after[0][1]['epsilon_accounted']:.5f} "
               f"(discrete Gaussian PLD), {discrete['continuous_gaussian_epsilon']:.5f} for the continuous Gaussian at "
               f"the same sigma, {discrete['zcdp_epsilon']:.4f} by CKS20's zCDP bound (rho {discrete['zcdp_rho']:.6f}; "
               f"OpenDP's map {discrete['zcdp_rho_opendp']:.6f}).")
